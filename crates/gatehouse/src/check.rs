@@ -1,0 +1,86 @@
+//! `gatehouse check`: every problem at once, as text or JSON.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use gatehouse_model::{Checked, Source};
+
+use crate::load::{load, Unreadable};
+use crate::{Colour, Format};
+
+pub fn main(file: Option<&Path>, format: Format, colour: Colour) -> ExitCode {
+    let loaded = match load(file) {
+        Ok(l) => l,
+        Err(Unreadable(why)) => {
+            match format {
+                Format::Text => eprintln!("error: {why}"),
+                Format::Json => println!("{}", serde_json::json!({ "valid": false, "unreadable": why })),
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let checked = gatehouse_model::check(&loaded.text);
+    let source = Source::new(&loaded.name, &loaded.text);
+    match format {
+        Format::Text => {
+            let colour = match colour {
+                Colour::Always => true,
+                Colour::Never => false,
+                Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            print!("{}", text_report(&checked, &source, colour));
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&json_report(&checked, &source)).expect("JSON of plain values")),
+    }
+    if checked.plan.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+pub fn text_report(checked: &Checked, source: &Source<'_>, colour: bool) -> String {
+    let mut out = String::new();
+    for d in &checked.diagnostics {
+        out.push_str(&d.render(source, colour));
+        out.push_str("\n\n");
+    }
+    match &checked.plan {
+        Some(plan) => {
+            let t = &plan.topology;
+            out.push_str(&format!(
+                "{}: valid: {}, {}, {}, {}, {}, {}; {}\n",
+                source.name,
+                plural(t.zones.len(), "zone"),
+                plural(t.listeners.len(), "listener"),
+                plural(t.pools.len(), "pool"),
+                plural(t.routes.len(), "route"),
+                plural(t.user_types.len(), "user type"),
+                plural(t.acl.len(), "ACL rule"),
+                plural(checked.warnings(), "warning"),
+            ));
+        }
+        None => out.push_str(&format!(
+            "{}: invalid: {}, {}\n",
+            source.name,
+            plural(checked.errors(), "error"),
+            plural(checked.warnings(), "warning")
+        )),
+    }
+    out
+}
+
+fn json_report(checked: &Checked, source: &Source<'_>) -> serde_json::Value {
+    serde_json::json!({
+        "file": source.name,
+        "valid": checked.plan.is_some(),
+        "errors": checked.errors(),
+        "warnings": checked.warnings(),
+        "diagnostics": checked.diagnostics.iter().map(|d| d.to_json(source)).collect::<Vec<_>>(),
+    })
+}

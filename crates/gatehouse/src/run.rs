@@ -1,0 +1,108 @@
+//! `gatehouse run`: load, validate, start what the plan holds, and stay up
+//! until told to stop. SIGHUP reloads: a new plan is built to the side and
+//! swapped in only when valid, so a bad file never takes the old one down.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use gatehouse_model::{Plan, Source};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+use crate::load::{load, Unreadable};
+use crate::LogFormat;
+
+pub fn main(config: Option<PathBuf>, log_format: LogFormat, log_level: &str) -> ExitCode {
+    init_logging(log_format, log_level);
+    let plan = match compile(config.as_deref()) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!(error = %e, "cannot start the async runtime");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(serve(config, Arc::new(ArcSwap::from_pointee(plan))))
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Loads and validates the topology; diagnostics go to the log.
+fn compile(config: Option<&std::path::Path>) -> Result<Plan, ExitCode> {
+    let loaded = load(config).map_err(|Unreadable(why)| {
+        error!("{why}");
+        ExitCode::from(2)
+    })?;
+    let checked = gatehouse_model::check(&loaded.text);
+    let source = Source::new(&loaded.name, &loaded.text);
+    for d in &checked.diagnostics {
+        let text = d.render(&source, false);
+        if d.is_error() {
+            error!(code = d.code, "{text}");
+        } else {
+            warn!(code = d.code, "{text}");
+        }
+    }
+    match checked.plan {
+        Some(plan) => {
+            let t = &plan.topology;
+            info!(
+                topology = %loaded.name,
+                zones = t.zones.len(),
+                listeners = t.listeners.len(),
+                pools = t.pools.len(),
+                routes = t.routes.len(),
+                "plan compiled"
+            );
+            Ok(plan)
+        }
+        None => {
+            error!(topology = %loaded.name, errors = checked.errors(), "topology is invalid");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>, current: Arc<ArcSwap<Plan>>) -> ExitCode {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        error!("cannot install signal handlers");
+        return ExitCode::from(1);
+    };
+    info!(pid = std::process::id(), "gatehouse running; SIGHUP reloads, SIGTERM or SIGINT stops");
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!(signal = "SIGTERM", "shutting down"); break; }
+            _ = int.recv() => { info!(signal = "SIGINT", "shutting down"); break; }
+            _ = hup.recv() => {
+                if config.is_none() {
+                    info!("reload requested; the built-in topology does not change");
+                    continue;
+                }
+                match compile(config.as_deref()) {
+                    Ok(plan) => { current.store(Arc::new(plan)); info!("reloaded: new plan in service"); }
+                    Err(_) => warn!("reload failed; the previous plan stays in service"),
+                }
+            }
+        }
+    }
+    info!("stopped");
+    ExitCode::SUCCESS
+}
