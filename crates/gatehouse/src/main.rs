@@ -1,17 +1,19 @@
-//! gatehouse: the gateway router, load balancer, TLS reverse proxy and split
+//! gatehouse: the gateway router, load balancer, reverse proxy and split
 //! DNS of a collaboration network, driven by one topology file.
 
-mod check;
+mod cmd;
 mod load;
-mod run;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "One topology file in; gateway, load balancer, reverse proxy and split DNS out.")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "One topology file in; gateway, load balancer, reverse proxy and split DNS out."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,54 +24,31 @@ enum Command {
     /// Validate a topology file and report every problem at once.
     ///
     /// Exit codes: 0 valid (warnings allowed), 1 invalid, 2 unreadable.
-    Check {
-        /// The topology file; the built-in Contoso topology when omitted.
-        file: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// Colour the text output.
-        #[arg(long, value_enum, default_value_t = Colour::Auto)]
-        color: Colour,
-    },
+    Check(cmd::check::Args),
     /// Load and validate the topology, then run what its plan holds until
     /// SIGINT or SIGTERM. SIGHUP reloads the file; a bad file keeps the old plan.
-    Run {
-        /// The topology file; the built-in Contoso topology when omitted.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Log line format.
-        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-        log_format: LogFormat,
-        /// Log filter, in tracing's syntax (`info`, `gatehouse=debug`). RUST_LOG wins when set.
-        #[arg(long, default_value = "info")]
-        log_level: String,
-    },
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Colour {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
+    Run(cmd::run::Args),
+    /// Check every user type's path through the network against what it is
+    /// declared to reach, and report findings from the reference guidance.
+    Verify(cmd::verify::Args),
+    /// Draw the network as SVG or Graphviz DOT.
+    Diagram(cmd::diagram::Args),
+    /// Write the accessible text description of the network (en, es, fr).
+    Describe(cmd::describe::Args),
+    /// Export the gateway policy for another enforcer (nftables).
+    Export(cmd::export::Args),
+    /// Explain which zone, rule and route decide one flow, and why.
+    Explain(cmd::explain::Args),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check { file, format, color } => check::main(file.as_deref(), format, color),
-        Command::Run { config, log_format, log_level } => run::main(config, log_format, &log_level),
+    match Cli::parse().command {
+        Command::Check(args) => cmd::check::main(args),
+        Command::Run(args) => cmd::run::main(args),
+        Command::Verify(args) => cmd::verify::main(args),
+        Command::Diagram(args) => cmd::diagram::main(args),
+        Command::Describe(args) => cmd::describe::main(args),
+        Command::Export(args) => cmd::export::main(args),
+        Command::Explain(args) => cmd::explain::main(args),
     }
 }

@@ -87,21 +87,13 @@ impl Diagnostic {
             if let Some(label) = &self.label {
                 annotation = annotation.label(label.as_str());
             }
-            group = group.element(
-                Snippet::source(source.text)
-                    .path(source.name)
-                    .annotation(annotation),
-            );
+            group = group.element(Snippet::source(source.text).path(source.name).annotation(annotation));
         }
         let mut groups: Vec<Group<'_>> = vec![group];
         if let Some(hint) = &self.hint {
             groups.push(Group::with_title(Level::HELP.secondary_title(hint.as_str())));
         }
-        let renderer = if color {
-            Renderer::styled()
-        } else {
-            Renderer::plain()
-        };
+        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
         renderer.render(&groups).to_string()
     }
 
@@ -110,10 +102,7 @@ impl Diagnostic {
         let (start, end) = match &self.span {
             Some(span) => {
                 let span = source.clamp(span.clone());
-                (
-                    Some(source.line_col(span.start)),
-                    Some(source.line_col(span.end)),
-                )
+                (Some(source.line_col(span.start)), Some(source.line_col(span.end)))
             }
             None => (None, None),
         };

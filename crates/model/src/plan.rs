@@ -1,7 +1,11 @@
 //! The compiled plan: what the runtime needs, resolved once from a valid
 //! topology. Nothing on a hot path consults the raw topology.
 
-use crate::topology::Topology;
+use std::net::IpAddr;
+
+use gatehouse_policy::{acl, Acl, Decision, ZoneId, ZoneTable};
+
+use crate::topology::{AclProtocol, Action, Listener, Pool, Route, Source, Topology, Transport};
 use crate::validate::{published_names, Published};
 
 /// A valid topology compiled for the runtime. Immutable; shared behind an
@@ -9,14 +13,170 @@ use crate::validate::{published_names, Published};
 #[derive(Debug)]
 pub struct Plan {
     pub topology: Topology,
+    /// Longest-prefix table from client address to zone.
+    pub zones: ZoneTable,
+    /// Zone names, indexed by [`ZoneId`].
+    pub zone_names: Vec<String>,
+    /// The gateway's ordered ACL with the implicit deny at the end.
+    pub acl: Acl,
     /// Every published name with the listener, ports and zones that serve it.
     pub published: Vec<Published>,
 }
 
 impl Plan {
     /// Compiles a topology that validated without errors.
+    ///
+    /// # Panics
+    /// On a topology with dangling zone references, which validation rejects.
     pub fn compile(topology: Topology) -> Plan {
+        let zone_names: Vec<String> = topology.zones.iter().map(|z| z.name.value.clone()).collect();
+        let id = |name: &str| {
+            ZoneId(
+                zone_names
+                    .iter()
+                    .position(|z| z == name)
+                    .expect("validated zone reference") as u16,
+            )
+        };
+        let default = id(&topology.default_zone.value);
+        let zones = ZoneTable::new(
+            default,
+            topology
+                .zones
+                .iter()
+                .flat_map(|z| z.prefixes.iter().map(move |p| (p.value, z)))
+                .map(|(p, z)| (p, id(&z.name.value))),
+        );
+        let rules = topology
+            .acl
+            .iter()
+            .enumerate()
+            .map(|(i, r)| acl::Rule {
+                name: r.name.clone().unwrap_or_else(|| format!("rule-{}", i + 1)),
+                action: match r.action {
+                    Action::Allow => acl::Action::Allow,
+                    Action::Deny => acl::Action::Deny,
+                },
+                matcher: acl::Match {
+                    zones: r
+                        .from
+                        .iter()
+                        .filter_map(|s| match &s.value {
+                            Source::Zone(z) => Some(id(z)),
+                            Source::Prefix(_) => None,
+                        })
+                        .collect(),
+                    prefixes: r
+                        .from
+                        .iter()
+                        .filter_map(|s| match &s.value {
+                            Source::Prefix(p) => Some(*p),
+                            Source::Zone(_) => None,
+                        })
+                        .collect(),
+                    proto: match r.protocol {
+                        AclProtocol::Any => None,
+                        AclProtocol::Tcp => Some(acl::Proto::Tcp),
+                        AclProtocol::Udp => Some(acl::Proto::Udp),
+                    },
+                    ports: r
+                        .ports
+                        .iter()
+                        .map(|p| acl::PortRange::new(p.value.first, p.value.last))
+                        .collect(),
+                },
+            })
+            .collect();
         let published = published_names(&topology);
-        Plan { topology, published }
+        Plan {
+            zones,
+            zone_names,
+            acl: Acl::new(rules),
+            published,
+            topology,
+        }
+    }
+
+    /// The zone of a client address.
+    pub fn classify(&self, addr: IpAddr) -> ZoneId {
+        self.zones.lookup(addr)
+    }
+
+    pub fn zone_id(&self, name: &str) -> Option<ZoneId> {
+        self.zone_names.iter().position(|z| z == name).map(|i| ZoneId(i as u16))
+    }
+
+    pub fn zone_name(&self, id: ZoneId) -> &str {
+        &self.zone_names[id.0 as usize]
+    }
+
+    /// The gateway ACL's decision for a packet or connection.
+    pub fn gateway(&self, zone: ZoneId, src: IpAddr, transport: Transport, port: u16) -> Decision {
+        let proto = match transport {
+            Transport::Tcp => acl::Proto::Tcp,
+            Transport::Udp => acl::Proto::Udp,
+        };
+        self.acl.decide(zone, src, proto, port)
+    }
+
+    pub fn pool(&self, name: &str) -> Option<&Pool> {
+        self.topology.pools.iter().find(|p| p.name.value == name)
+    }
+
+    pub fn listener(&self, name: &str) -> Option<&Listener> {
+        self.topology.listeners.iter().find(|l| l.name.value == name)
+    }
+
+    /// The routes on a listener, in topology order.
+    pub fn routes_on<'a>(&'a self, listener: &'a str) -> impl Iterator<Item = &'a Route> + 'a {
+        self.topology
+            .routes
+            .iter()
+            .filter(move |r| r.listeners.iter().any(|l| l.value == listener))
+    }
+
+    /// Whether a listener admits a zone (the listener's own restriction,
+    /// applied on top of the gateway ACL).
+    pub fn listener_admits(&self, listener: &Listener, zone: ZoneId) -> bool {
+        let name = self.zone_name(zone);
+        listener.zones.iter().any(|z| z.value == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contoso() -> Plan {
+        crate::check(crate::CONTOSO)
+            .plan
+            .expect("the built-in topology is valid")
+    }
+
+    #[test]
+    fn contoso_classifies_clients_by_longest_prefix() {
+        let plan = contoso();
+        let zone = |a: &str| plan.zone_name(plan.classify(a.parse().unwrap())).to_string();
+        assert_eq!(zone("10.1.2.3"), "intranet");
+        // The VPN pool sits inside 10/8; the longer prefix wins.
+        assert_eq!(zone("10.200.7.7"), "vpn");
+        assert_eq!(zone("40.92.1.1"), "eop");
+        assert_eq!(zone("198.51.100.20"), "partners");
+        assert_eq!(zone("2001:db8:da::5"), "directaccess");
+        assert_eq!(zone("192.0.2.99"), "internet");
+        assert_eq!(zone("::ffff:10.1.2.3"), "intranet");
+    }
+
+    #[test]
+    fn contoso_gateway_allows_smtp_only_from_eop() {
+        let plan = contoso();
+        let smtp = |a: &str| {
+            let addr: IpAddr = a.parse().unwrap();
+            plan.gateway(plan.classify(addr), addr, Transport::Tcp, 25).is_allowed()
+        };
+        assert!(smtp("40.107.3.4"));
+        assert!(!smtp("192.0.2.99"));
+        assert!(!smtp("198.51.100.20"));
+        assert!(!smtp("10.1.2.3"));
     }
 }

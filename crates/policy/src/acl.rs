@@ -156,9 +156,7 @@ impl Acl {
                 .iter()
                 .zip(&compiled)
                 .enumerate()
-                .filter(|(_, (rule, c))| {
-                    rule.matcher.proto.is_none_or(|p| p == proto) && c.can_match()
-                })
+                .filter(|(_, (rule, c))| rule.matcher.proto.is_none_or(|p| p == proto) && c.can_match())
                 .map(|(i, _)| i)
                 .collect()
         };
@@ -294,11 +292,7 @@ impl CompiledRule {
 /// Sorts and merges port ranges, dropping inverted ones, so that a port
 /// test is one binary search.
 fn merge_ports(ports: &[PortRange]) -> Box<[PortRange]> {
-    let mut sorted: Vec<PortRange> = ports
-        .iter()
-        .copied()
-        .filter(|r| r.first <= r.last)
-        .collect();
+    let mut sorted: Vec<PortRange> = ports.iter().copied().filter(|r| r.first <= r.last).collect();
     sorted.sort_unstable_by_key(|r| r.first);
     let mut merged: Vec<PortRange> = Vec::with_capacity(sorted.len());
     for r in sorted {

@@ -78,12 +78,7 @@ impl ZoneTable {
         }
         v4.finish();
         v6.finish();
-        ZoneTable {
-            default,
-            v4,
-            v6,
-            len,
-        }
+        ZoneTable { default, v4, v6, len }
     }
 
     /// The zone of `addr`: the zone of the longest prefix containing it, or

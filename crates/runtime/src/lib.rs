@@ -1,1 +1,2 @@
-//! Placeholder; see Cargo.toml for this crate's purpose.
+//! The gatehouse runtime: pools, health checks, and L4 (TCP/UDP) VIPs over a
+//! compiled [`gatehouse_model::Plan`].

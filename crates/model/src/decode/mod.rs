@@ -8,7 +8,6 @@ use crate::diag::Diagnostic;
 use crate::topology::*;
 use reader::{ip, keyword, port, port_range, prefix, string, Ctx, Fields, Value};
 
-
 /// Documented defaults (docs/topology.md repeats them).
 pub mod defaults {
     use std::time::Duration;
@@ -59,10 +58,16 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
         }
     }
     top.named_tables(&mut ctx, "zones", "zone", |ctx, name, mut f| {
-        let prefixes = f.list(ctx, "prefixes", |ctx, v| prefix(ctx, v, "prefixes")).unwrap_or_default();
+        let prefixes = f
+            .list(ctx, "prefixes", |ctx, v| prefix(ctx, v, "prefixes"))
+            .unwrap_or_default();
         let description = f.str(ctx, "description").map(|s| s.value);
         f.finish(ctx);
-        t.zones.push(Zone { name, description, prefixes });
+        t.zones.push(Zone {
+            name,
+            description,
+            prefixes,
+        });
     });
     top.named_tables(&mut ctx, "certificates", "certificate", |ctx, name, mut f| {
         let c = Certificate {
@@ -76,12 +81,21 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
         t.certificates.push(c);
     });
     top.named_tables(&mut ctx, "services", "service", |ctx, name, mut f| {
-        let product = f.req(ctx, "product", "\"exchange\"", |ctx, v| keyword(ctx, v, "product", &Product::ALL));
-        let class = f.req(ctx, "class", "\"exchange-client\"", |ctx, v| keyword(ctx, v, "class", &TrafficClass::ALL));
+        let product = f.req(ctx, "product", "\"exchange\"", |ctx, v| {
+            keyword(ctx, v, "product", &Product::ALL)
+        });
+        let class = f.req(ctx, "class", "\"exchange-client\"", |ctx, v| {
+            keyword(ctx, v, "class", &TrafficClass::ALL)
+        });
         let description = f.str(ctx, "description").map(|s| s.value);
         f.finish(ctx);
         match (product, class) {
-            (Some(product), Some(class)) => t.services.push(Service { name, product, class, description }),
+            (Some(product), Some(class)) => t.services.push(Service {
+                name,
+                product,
+                class,
+                description,
+            }),
             _ => t.unusable.push(("services", name.value)),
         }
     });
@@ -107,12 +121,19 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
         }
     });
     top.named_tables(&mut ctx, "auth_providers", "auth provider", |ctx, name, mut f| {
-        let method = f.req(ctx, "method", "\"forms\"", |ctx, v| keyword(ctx, v, "method", &AuthMethod::ALL));
+        let method = f.req(ctx, "method", "\"forms\"", |ctx, v| {
+            keyword(ctx, v, "method", &AuthMethod::ALL)
+        });
         let url = f.str(ctx, "url");
         let description = f.str(ctx, "description").map(|s| s.value);
         f.finish(ctx);
         match method {
-            Some(method) => t.auth_providers.push(AuthProvider { name, method, url, description }),
+            Some(method) => t.auth_providers.push(AuthProvider {
+                name,
+                method,
+                url,
+                description,
+            }),
             None => t.unusable.push(("auth_providers", name.value)),
         }
     });
@@ -123,7 +144,14 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
         let reaches_span = f.take("reaches").map(|v| v.span()).unwrap_or(name.span.clone());
         let reaches = f.list(ctx, "reaches", reach).unwrap_or_default();
         f.finish(ctx);
-        t.user_types.push(UserType { name, label, zones, auth, reaches, reaches_span });
+        t.user_types.push(UserType {
+            name,
+            label,
+            zones,
+            auth,
+            reaches,
+            reaches_span,
+        });
     });
     if let Some(v) = top.take("dns") {
         if let Some(f) = Fields::of(&mut ctx, "[dns]", v) {
@@ -154,10 +182,15 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
 fn pool(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>) -> Option<Pool> {
     let service = f.req_str(ctx, "service", "\"exchange\"");
     let tier = f.keyword(ctx, "tier", &Tier::ALL).map_or(Tier::FrontEnd, |t| t.value);
-    let algorithm = f.keyword(ctx, "algorithm", &Algorithm::ALL).map_or(Algorithm::RoundRobin, |a| a.value);
+    let algorithm = f
+        .keyword(ctx, "algorithm", &Algorithm::ALL)
+        .map_or(Algorithm::RoundRobin, |a| a.value);
     let members_span = f.take("members").map(|v| v.span()).unwrap_or(f.span.clone());
     let members = f.list(ctx, "members", member).unwrap_or_default();
-    let health = f.take("health").and_then(|v| Fields::of(ctx, format!("the health check of pool \"{}\"", name.value), v)).and_then(|hf| health_check(ctx, hf));
+    let health = f
+        .take("health")
+        .and_then(|v| Fields::of(ctx, format!("the health check of pool \"{}\"", name.value), v))
+        .and_then(|hf| health_check(ctx, hf));
     let dns_balanced = f.bool(ctx, "dns_balanced", false);
     let dns_name = f.str(ctx, "dns_name");
     let dns_ttl = f.duration(ctx, "dns_ttl", defaults::DNS_BALANCED_TTL);
@@ -192,12 +225,24 @@ fn member(ctx: &mut Ctx, v: &Value<'_>) -> Option<Member> {
             (address?, weight, backup, max)
         }
         other => {
-            ctx.push(reader::wrong_type("members", "\"host:port\" or a table", other, v.span()));
+            ctx.push(reader::wrong_type(
+                "members",
+                "\"host:port\" or a table",
+                other,
+                v.span(),
+            ));
             return None;
         }
     };
     let (host, port) = split_host_port(ctx, &address)?;
-    Some(Member { host, port, weight, backup, max_connections, span: v.span() })
+    Some(Member {
+        host,
+        port,
+        weight,
+        backup,
+        max_connections,
+        span: v.span(),
+    })
 }
 
 /// Splits `host`, `host:port` and `[v6]:port`, with spans for each part.
@@ -209,13 +254,18 @@ fn split_host_port(ctx: &mut Ctx, s: &Spanned<String>) -> Option<(Spanned<String
     if text.parse::<std::net::IpAddr>().is_ok() {
         return Some((Spanned::new(text.to_string(), whole), None));
     }
-    let split = text.rfind(':').filter(|&i| !text[..i].contains(':') || text[..i].ends_with(']'));
+    let split = text
+        .rfind(':')
+        .filter(|&i| !text[..i].contains(':') || text[..i].ends_with(']'));
     let Some(i) = split else {
         if text.is_empty() || text.contains(':') {
             ctx.push(
-                Diagnostic::error("invalid-address", format!("\"{text}\" is not host, host:port or [v6]:port"))
-                    .at(s.span.clone())
-                    .hint("write \"10.0.2.11:443\", \"ex01.corp.contoso.com:443\" or \"[2001:db8::1]:443\""),
+                Diagnostic::error(
+                    "invalid-address",
+                    format!("\"{text}\" is not host, host:port or [v6]:port"),
+                )
+                .at(s.span.clone())
+                .hint("write \"10.0.2.11:443\", \"ex01.corp.contoso.com:443\" or \"[2001:db8::1]:443\""),
             );
             return None;
         }
@@ -236,7 +286,11 @@ fn split_host_port(ctx: &mut Ctx, s: &Spanned<String>) -> Option<(Spanned<String
         }
     };
     if host.is_empty() {
-        ctx.push(Diagnostic::error("invalid-address", "member has no host").at(s.span.clone()).label("expected host:port"));
+        ctx.push(
+            Diagnostic::error("invalid-address", "member has no host")
+                .at(s.span.clone())
+                .label("expected host:port"),
+        );
         return None;
     }
     Some((Spanned::new(host.to_string(), base..base + i), Some(port)))
@@ -245,7 +299,11 @@ fn split_host_port(ctx: &mut Ctx, s: &Spanned<String>) -> Option<(Spanned<String
 fn reader_port(ctx: &mut Ctx, n: i128, span: crate::diag::Span) -> Option<Spanned<u16>> {
     // Reuse the integer port rules through a synthetic check.
     if n == 0 || !(1..=65535).contains(&n) {
-        let label = if n == 0 { "port 0 cannot be used" } else { "ports go from 1 to 65535" };
+        let label = if n == 0 {
+            "port 0 cannot be used"
+        } else {
+            "ports go from 1 to 65535"
+        };
         ctx.push(
             Diagnostic::error("invalid-port", format!("port {n} is not a usable port"))
                 .at(span)
@@ -258,7 +316,9 @@ fn reader_port(ctx: &mut Ctx, n: i128, span: crate::diag::Span) -> Option<Spanne
 }
 
 fn health_check(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<HealthCheck> {
-    let kind = f.keyword(ctx, "type", &CheckKind::ALL).map_or(CheckKind::Tcp, |k| k.value);
+    let kind = f
+        .keyword(ctx, "type", &CheckKind::ALL)
+        .map_or(CheckKind::Tcp, |k| k.value);
     let path = f.str(ctx, "path");
     let host = f.str(ctx, "host").map(|s| s.value);
     let expect_status = f
@@ -267,7 +327,11 @@ fn health_check(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<HealthCheck> {
                 if (100..=599).contains(&s.value) {
                     Some(s.value)
                 } else {
-                    ctx.push(Diagnostic::error("invalid-value", format!("{} is not an HTTP status", s.value)).at(s.span).label("expected 100 to 599"));
+                    ctx.push(
+                        Diagnostic::error("invalid-value", format!("{} is not an HTTP status", s.value))
+                            .at(s.span)
+                            .label("expected 100 to 599"),
+                    );
                     None
                 }
             })
@@ -276,8 +340,12 @@ fn health_check(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<HealthCheck> {
     let expect_body = f.str(ctx, "expect_body").map(|s| s.value);
     let interval = f.duration(ctx, "interval", defaults::CHECK_INTERVAL);
     let timeout = f.duration(ctx, "timeout", defaults::CHECK_TIMEOUT);
-    let rise = f.u32(ctx, "rise").unwrap_or(Spanned::new(defaults::CHECK_RISE, f.span.clone()));
-    let fall = f.u32(ctx, "fall").unwrap_or(Spanned::new(defaults::CHECK_FALL, f.span.clone()));
+    let rise = f
+        .u32(ctx, "rise")
+        .unwrap_or(Spanned::new(defaults::CHECK_RISE, f.span.clone()));
+    let fall = f
+        .u32(ctx, "fall")
+        .unwrap_or(Spanned::new(defaults::CHECK_FALL, f.span.clone()));
     let check_port = f.take("port").and_then(|v| port(ctx, v, "port"));
     if kind != CheckKind::Tcp && path.is_none() {
         ctx.push(
@@ -289,20 +357,37 @@ fn health_check(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<HealthCheck> {
     }
     if kind == CheckKind::Tcp && (path.is_some() || expect_body.is_some()) {
         ctx.push(
-            Diagnostic::warning("ignored-key", format!("{} is a tcp check; `path` and `expect_body` are ignored", f.what))
-                .at(f.span.clone())
-                .hint("set `type = \"https\"` to check the path"),
+            Diagnostic::warning(
+                "ignored-key",
+                format!("{} is a tcp check; `path` and `expect_body` are ignored", f.what),
+            )
+            .at(f.span.clone())
+            .hint("set `type = \"https\"` to check the path"),
         );
     }
     let span = f.span.clone();
     f.finish(ctx);
-    Some(HealthCheck { kind, path, host, expect_status, expect_body, interval, timeout, rise, fall, port: check_port, span })
+    Some(HealthCheck {
+        kind,
+        path,
+        host,
+        expect_status,
+        expect_body,
+        interval,
+        timeout,
+        rise,
+        fall,
+        port: check_port,
+        span,
+    })
 }
 
 fn listener(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>) -> Option<Listener> {
     let address = f.req(ctx, "address", "\"203.0.113.10\"", |ctx, v| ip(ctx, v, "address"));
     let ports = f.req(ctx, "port", "443", |ctx, v| port_range(ctx, v, "port"));
-    let protocol = f.req(ctx, "protocol", "\"https\"", |ctx, v| keyword(ctx, v, "protocol", &Protocol::ALL));
+    let protocol = f.req(ctx, "protocol", "\"https\"", |ctx, v| {
+        keyword(ctx, v, "protocol", &Protocol::ALL)
+    });
     let zones = f.req(ctx, "zones", "[\"internet\"]", |ctx, v| {
         Some(match v.get_ref() {
             DeValue::Array(items) => items.iter().filter_map(|i| string(ctx, i, "zones")).collect(),
@@ -316,7 +401,15 @@ fn listener(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>) -> Opti
     let idle_timeout = f.duration(ctx, "idle_timeout", defaults::L4_IDLE_TIMEOUT);
     let max_connections = f.u32(ctx, "max_connections").map(|m| m.value);
     let proxy_protocol = f
-        .keyword(ctx, "proxy_protocol", &[("v1", Some(ProxyProtocol::V1)), ("v2", Some(ProxyProtocol::V2)), ("none", None)])
+        .keyword(
+            ctx,
+            "proxy_protocol",
+            &[
+                ("v1", Some(ProxyProtocol::V1)),
+                ("v2", Some(ProxyProtocol::V2)),
+                ("none", None),
+            ],
+        )
         .and_then(|p| p.value);
     let description = f.str(ctx, "description").map(|s| s.value);
     let span = f.span.clone();
@@ -391,7 +484,9 @@ fn route(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>) -> Option<
             total: None,
         },
     };
-    let affinity = f.keyword(ctx, "affinity", &Affinity::ALL).map_or(Affinity::None, |a| a.value);
+    let affinity = f
+        .keyword(ctx, "affinity", &Affinity::ALL)
+        .map_or(Affinity::None, |a| a.value);
     let mut auth = Vec::new();
     if let Some(v) = f.take("auth") {
         // Keys are zone names; validation checks them against the zones.
@@ -458,7 +553,13 @@ fn reach(ctx: &mut Ctx, v: &Value<'_>) -> Option<Spanned<Reach>> {
         },
         None => (s.value.clone(), None),
     };
-    Some(Spanned::new(Reach { name: name.to_ascii_lowercase(), port }, s.span))
+    Some(Spanned::new(
+        Reach {
+            name: name.to_ascii_lowercase(),
+            port,
+        },
+        s.span,
+    ))
 }
 
 fn dns(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<Dns> {
@@ -491,29 +592,51 @@ fn dns(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<Dns> {
         match v.get_ref() {
             DeValue::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let Some(mut rf) = Fields::of(ctx, format!("DNS record {}", i + 1), item) else { continue };
+                    let Some(mut rf) = Fields::of(ctx, format!("DNS record {}", i + 1), item) else {
+                        continue;
+                    };
                     let name = rf.req_str(ctx, "name", "\"@\"");
-                    let rtype = rf.req(ctx, "type", "\"MX\"", |ctx, v| keyword(ctx, v, "type", &RecordType::ALL));
+                    let rtype = rf.req(ctx, "type", "\"MX\"", |ctx, v| {
+                        keyword(ctx, v, "type", &RecordType::ALL)
+                    });
                     let value = rf.req_str(ctx, "value", "\"10 mail.contoso.com.\"");
                     let views = rf.str_list(ctx, "views");
                     let ttl = rf.opt_duration(ctx, "ttl");
                     rf.finish(ctx);
                     if let (Some(name), Some(rtype), Some(value)) = (name, rtype, value) {
-                        records.push(DnsRecord { name, rtype, value, views, ttl });
+                        records.push(DnsRecord {
+                            name,
+                            rtype,
+                            value,
+                            views,
+                            ttl,
+                        });
                     }
                 }
             }
-            other => ctx.push(reader::wrong_type("records", "an array of records", other, v.span()).hint("write each record as [[dns.records]]")),
+            other => ctx.push(
+                reader::wrong_type("records", "an array of records", other, v.span())
+                    .hint("write each record as [[dns.records]]"),
+            ),
         }
     }
     let span = f.span.clone();
     f.finish(ctx);
-    Some(Dns { apex: apex?, ttl, listen, views, records, span })
+    Some(Dns {
+        apex: apex?,
+        ttl,
+        listen,
+        views,
+        records,
+        span,
+    })
 }
 
 fn acl_rule(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<AclRule> {
     let name = f.str(ctx, "name").map(|s| s.value);
-    let action = f.req(ctx, "action", "\"allow\"", |ctx, v| keyword(ctx, v, "action", &[("allow", Action::Allow), ("deny", Action::Deny)]));
+    let action = f.req(ctx, "action", "\"allow\"", |ctx, v| {
+        keyword(ctx, v, "action", &[("allow", Action::Allow), ("deny", Action::Deny)])
+    });
     let from = f
         .req(ctx, "from", "[\"internet\"]", |ctx, v| {
             let items: Vec<&Value<'_>> = match v.get_ref() {
@@ -526,7 +649,9 @@ fn acl_rule(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<AclRule> {
                     .filter_map(|i| {
                         let s = string(ctx, i, "from")?;
                         // Anything that reads as an address is a prefix; the rest are zone names.
-                        let looks_like_address = s.value.contains('/') || s.value.contains(':') || s.value.chars().next().is_some_and(|c| c.is_ascii_digit());
+                        let looks_like_address = s.value.contains('/')
+                            || s.value.contains(':')
+                            || s.value.chars().next().is_some_and(|c| c.is_ascii_digit());
                         if looks_like_address {
                             prefix(ctx, i, "from").map(|p| Spanned::new(Source::Prefix(p.value), p.span))
                         } else {
@@ -538,11 +663,27 @@ fn acl_rule(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<AclRule> {
         })
         .unwrap_or_default();
     let protocol = f
-        .keyword(ctx, "protocol", &[("any", AclProtocol::Any), ("tcp", AclProtocol::Tcp), ("udp", AclProtocol::Udp)])
+        .keyword(
+            ctx,
+            "protocol",
+            &[
+                ("any", AclProtocol::Any),
+                ("tcp", AclProtocol::Tcp),
+                ("udp", AclProtocol::Udp),
+            ],
+        )
         .map_or(AclProtocol::Any, |p| p.value);
-    let ports = f.list(ctx, "ports", |ctx, v| port_range(ctx, v, "ports")).unwrap_or_default();
+    let ports = f
+        .list(ctx, "ports", |ctx, v| port_range(ctx, v, "ports"))
+        .unwrap_or_default();
     let span = f.span.clone();
     f.finish(ctx);
-    Some(AclRule { name, action: action?.value, from, protocol, ports, span })
+    Some(AclRule {
+        name,
+        action: action?.value,
+        from,
+        protocol,
+        ports,
+        span,
+    })
 }
-

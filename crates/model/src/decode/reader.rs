@@ -66,10 +66,13 @@ impl<'a, 'i> Fields<'a, 'i> {
             DeValue::Table(t) => Some(Fields::new(what, t, value.span())),
             other => {
                 ctx.push(
-                    Diagnostic::error("wrong-type", format!("{what} must be a table, found {}", type_name(other)))
-                        .at(value.span())
-                        .label("expected a table")
-                        .hint(format!("write it as [{what}] or as an inline table {{ ... }}")),
+                    Diagnostic::error(
+                        "wrong-type",
+                        format!("{what} must be a table, found {}", type_name(other)),
+                    )
+                    .at(value.span())
+                    .label("expected a table")
+                    .hint(format!("write it as [{what}] or as an inline table {{ ... }}")),
                 );
                 None
             }
@@ -90,7 +93,8 @@ impl<'a, 'i> Fields<'a, 'i> {
             if self.known.contains(&name) {
                 continue;
             }
-            let mut d = Diagnostic::error("unknown-key", format!("unknown key `{name}` in {}", self.what)).at(key.span());
+            let mut d =
+                Diagnostic::error("unknown-key", format!("unknown key `{name}` in {}", self.what)).at(key.span());
             d = match did_you_mean(name, self.known.iter().copied()) {
                 Some(best) => d.label(format!("did you mean `{best}`?")),
                 None => d.label("not a valid key here"),
@@ -153,7 +157,8 @@ impl<'a, 'i> Fields<'a, 'i> {
     }
 
     pub fn u32(&mut self, ctx: &mut Ctx, key: &'static str) -> Option<Spanned<u32>> {
-        self.take(key).and_then(|v| integer(ctx, v, key, 0, u32::MAX as i128).map(|n| Spanned::new(n as u32, v.span())))
+        self.take(key)
+            .and_then(|v| integer(ctx, v, key, 0, u32::MAX as i128).map(|n| Spanned::new(n as u32, v.span())))
     }
 
     pub fn duration(&mut self, ctx: &mut Ctx, key: &'static str, default: Duration) -> Spanned<Duration> {
@@ -165,7 +170,12 @@ impl<'a, 'i> Fields<'a, 'i> {
         self.take(key).and_then(|v| duration(ctx, v, key))
     }
 
-    pub fn keyword<T: Copy>(&mut self, ctx: &mut Ctx, key: &'static str, all: &[(&'static str, T)]) -> Option<Spanned<T>> {
+    pub fn keyword<T: Copy>(
+        &mut self,
+        ctx: &mut Ctx,
+        key: &'static str,
+        all: &[(&'static str, T)],
+    ) -> Option<Spanned<T>> {
         self.take(key).and_then(|v| keyword(ctx, v, key, all))
     }
 
@@ -220,21 +230,30 @@ impl<'a, 'i> Fields<'a, 'i> {
 fn check_name(ctx: &mut Ctx, name: &Spanned<String>, singular: &str) {
     let ok = !name.value.is_empty()
         && name.value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         ctx.push(
-            Diagnostic::error("invalid-name", format!("{singular} name \"{}\" is not a valid name", name.value))
-                .at(name.span.clone())
-                .label("use letters, digits, `-` and `_`")
-                .hint("names appear in DNS views, nftables sets and logs, so they are kept to simple identifiers"),
+            Diagnostic::error(
+                "invalid-name",
+                format!("{singular} name \"{}\" is not a valid name", name.value),
+            )
+            .at(name.span.clone())
+            .label("use letters, digits, `-` and `_`")
+            .hint("names appear in DNS views, nftables sets and logs, so they are kept to simple identifiers"),
         );
     }
 }
 
 pub(crate) fn wrong_type(key: &str, expected: &str, found: &DeValue<'_>, span: Span) -> Diagnostic {
-    Diagnostic::error("wrong-type", format!("`{key}` must be {expected}, found {}", type_name(found)))
-        .at(span)
-        .label(format!("expected {expected}"))
+    Diagnostic::error(
+        "wrong-type",
+        format!("`{key}` must be {expected}, found {}", type_name(found)),
+    )
+    .at(span)
+    .label(format!("expected {expected}"))
 }
 
 pub(crate) fn string(ctx: &mut Ctx, v: &Value<'_>, key: &str) -> Option<Spanned<String>> {
@@ -375,7 +394,12 @@ pub(crate) fn duration(ctx: &mut Ctx, v: &Value<'_>, key: &str) -> Option<Spanne
 }
 
 /// One of a fixed set of words, with a "did you mean" for typos.
-pub(crate) fn keyword<T: Copy>(ctx: &mut Ctx, v: &Value<'_>, key: &str, all: &[(&'static str, T)]) -> Option<Spanned<T>> {
+pub(crate) fn keyword<T: Copy>(
+    ctx: &mut Ctx,
+    v: &Value<'_>,
+    key: &str,
+    all: &[(&'static str, T)],
+) -> Option<Spanned<T>> {
     let s = string(ctx, v, key)?;
     if let Some((_, t)) = all.iter().find(|(k, _)| k.eq_ignore_ascii_case(&s.value)) {
         return Some(Spanned::new(*t, s.span));
@@ -439,4 +463,3 @@ pub(crate) fn prefix(ctx: &mut Ctx, v: &Value<'_>, key: &str) -> Option<Spanned<
         }
     }
 }
-

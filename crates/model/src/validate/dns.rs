@@ -27,10 +27,16 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
             }
             if let Some(other) = owner.insert(&z.value, &v.name.value) {
                 out.push(
-                    Diagnostic::error("zone-in-two-views", format!("zone \"{}\" is in DNS views \"{other}\" and \"{}\"", z.value, v.name.value))
-                        .at(z.span.clone())
-                        .label(format!("already answered by view \"{other}\""))
-                        .hint("each zone sees exactly one view; remove it from one of them"),
+                    Diagnostic::error(
+                        "zone-in-two-views",
+                        format!(
+                            "zone \"{}\" is in DNS views \"{other}\" and \"{}\"",
+                            z.value, v.name.value
+                        ),
+                    )
+                    .at(z.span.clone())
+                    .label(format!("already answered by view \"{other}\""))
+                    .hint("each zone sees exactly one view; remove it from one of them"),
                 );
             }
         }
@@ -38,9 +44,12 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
     if !d.views.is_empty() {
         for z in t.zones.iter().filter(|z| !owner.contains_key(z.name.value.as_str())) {
             out.push(
-                Diagnostic::warning("zone-without-view", format!("zone \"{}\" is in no DNS view; its queries are refused", z.name.value))
-                    .at(z.name.span.clone())
-                    .hint("add it to the `zones` of a [dns.views.NAME]"),
+                Diagnostic::warning(
+                    "zone-without-view",
+                    format!("zone \"{}\" is in no DNS view; its queries are refused", z.name.value),
+                )
+                .at(z.name.span.clone())
+                .hint("add it to the `zones` of a [dns.views.NAME]"),
             );
         }
     }
@@ -52,10 +61,23 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
     let apex = d.apex.value.trim_end_matches('.').to_ascii_lowercase();
     for r in &d.records {
         for v in &r.views {
-            views.check(out, &format!("the {} record \"{}\" is served in", r.rtype.value.keyword(), r.name.value), v);
+            views.check(
+                out,
+                &format!(
+                    "the {} record \"{}\" is served in",
+                    r.rtype.value.keyword(),
+                    r.name.value
+                ),
+                v,
+            );
         }
         if let Some(ttl) = &r.ttl {
-            nonzero(out, ttl, "ttl", &format!("the {} record \"{}\"", r.rtype.value.keyword(), r.name.value));
+            nonzero(
+                out,
+                ttl,
+                "ttl",
+                &format!("the {} record \"{}\"", r.rtype.value.keyword(), r.name.value),
+            );
         }
         record_name(out, &apex, &r.name);
         record_value(out, r);
@@ -79,20 +101,41 @@ fn record_name(out: &mut Vec<Diagnostic>, apex: &str, name: &Spanned<String>) {
         return;
     }
     // Service labels start with `_`, which host-name rules do not allow.
-    let stripped: String = n.split('.').map(|l| l.trim_start_matches('_')).collect::<Vec<_>>().join(".");
+    let stripped: String = n
+        .split('.')
+        .map(|l| l.trim_start_matches('_'))
+        .collect::<Vec<_>>()
+        .join(".");
     check_host_name(out, &Spanned::new(stripped, name.span.clone()), true);
 }
 
 fn record_value(out: &mut Vec<Diagnostic>, r: &DnsRecord) {
     let v = r.value.value.trim();
     let fields: Vec<&str> = v.split_whitespace().collect();
-    let target_ok = |s: &str| !s.is_empty() && s.trim_end_matches('.').split('.').all(|l| !l.is_empty() && l.len() <= 63);
+    let target_ok = |s: &str| {
+        !s.is_empty()
+            && s.trim_end_matches('.')
+                .split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63)
+    };
     let u16_ok = |s: &str| s.parse::<u16>().is_ok();
     let (ok, expected) = match r.rtype.value {
-        RecordType::A => (v.parse::<Ipv4Addr>().is_ok(), "an IPv4 address such as \"203.0.113.30\""),
-        RecordType::Aaaa => (v.parse::<Ipv6Addr>().is_ok(), "an IPv6 address such as \"2001:db8::30\""),
-        RecordType::Cname | RecordType::Ns => (fields.len() == 1 && target_ok(fields[0]), "one host name such as \"mail.contoso.com.\""),
-        RecordType::Mx => (fields.len() == 2 && u16_ok(fields[0]) && target_ok(fields[1]), "a preference and a host: \"0 contoso-com.mail.protection.outlook.com.\""),
+        RecordType::A => (
+            v.parse::<Ipv4Addr>().is_ok(),
+            "an IPv4 address such as \"203.0.113.30\"",
+        ),
+        RecordType::Aaaa => (
+            v.parse::<Ipv6Addr>().is_ok(),
+            "an IPv6 address such as \"2001:db8::30\"",
+        ),
+        RecordType::Cname | RecordType::Ns => (
+            fields.len() == 1 && target_ok(fields[0]),
+            "one host name such as \"mail.contoso.com.\"",
+        ),
+        RecordType::Mx => (
+            fields.len() == 2 && u16_ok(fields[0]) && target_ok(fields[1]),
+            "a preference and a host: \"0 contoso-com.mail.protection.outlook.com.\"",
+        ),
         RecordType::Srv => (
             fields.len() == 4 && fields[..3].iter().all(|f| u16_ok(f)) && target_ok(fields[3]),
             "priority, weight, port and target: \"0 0 5061 sip.contoso.com.\"",
@@ -101,9 +144,16 @@ fn record_value(out: &mut Vec<Diagnostic>, r: &DnsRecord) {
     };
     if !ok {
         out.push(
-            Diagnostic::error("invalid-record", format!("\"{}\" is not a valid {} record value", r.value.value, r.rtype.value.keyword()))
-                .at(r.value.span.clone())
-                .label(format!("expected {expected}")),
+            Diagnostic::error(
+                "invalid-record",
+                format!(
+                    "\"{}\" is not a valid {} record value",
+                    r.value.value,
+                    r.rtype.value.keyword()
+                ),
+            )
+            .at(r.value.span.clone())
+            .label(format!("expected {expected}")),
         );
     }
 }

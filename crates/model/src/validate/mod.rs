@@ -42,12 +42,22 @@ pub(crate) struct Names<'t> {
 
 impl<'t> Names<'t> {
     pub fn new(kind: &'static str, section: &'static str, names: impl IntoIterator<Item = &'t str>) -> Self {
-        Names { kind, section, names: names.into_iter().collect(), unusable: Vec::new() }
+        Names {
+            kind,
+            section,
+            names: names.into_iter().collect(),
+            unusable: Vec::new(),
+        }
     }
 
     /// Also accepts the names of entries that failed to decode (already reported).
     pub fn with_unusable(mut self, t: &'t Topology) -> Self {
-        self.unusable = t.unusable.iter().filter(|(s, _)| *s == self.section).map(|(_, n)| n.as_str()).collect();
+        self.unusable = t
+            .unusable
+            .iter()
+            .filter(|(s, _)| *s == self.section)
+            .map(|(_, n)| n.as_str())
+            .collect();
         self
     }
 
@@ -82,8 +92,17 @@ impl<'t> Names<'t> {
             let mut all: Vec<&str> = self.names.clone();
             all.extend_from_slice(extra);
             let shown = all.len().min(12);
-            let more = if all.len() > shown { format!(" and {} more", all.len() - shown) } else { String::new() };
-            format!("define it as [{}.{}], or use one of: {}{more}", self.section, r.value, all[..shown].join(", "))
+            let more = if all.len() > shown {
+                format!(" and {} more", all.len() - shown)
+            } else {
+                String::new()
+            };
+            format!(
+                "define it as [{}.{}], or use one of: {}{more}",
+                self.section,
+                r.value,
+                all[..shown].join(", ")
+            )
         };
         out.push(d.hint(known));
         false
@@ -112,7 +131,9 @@ impl<'t> Validator<'t> {
                 if t.default_zone.span != (0..0) {
                     d = d.at(t.default_zone.span.clone());
                 } else if let Some(z) = t.zones.first() {
-                    d = d.at(z.name.span.clone()).label("zones are defined here, but none is the default");
+                    d = d
+                        .at(z.name.span.clone())
+                        .label("zones are defined here, but none is the default");
                 }
                 self.out.push(d.hint(format!(
                     "add [zones.{}] (it needs no prefixes: it holds every address no other zone matches), or set [gatehouse] default_zone",
@@ -146,9 +167,12 @@ impl<'t> Validator<'t> {
             }
             if z.prefixes.is_empty() && z.name.value != t.default_zone.value {
                 self.out.push(
-                    Diagnostic::warning("empty-zone", format!("zone \"{}\" has no prefixes, so no client is ever in it", z.name.value))
-                        .at(z.name.span.clone())
-                        .hint("add `prefixes = [...]`, or remove the zone"),
+                    Diagnostic::warning(
+                        "empty-zone",
+                        format!("zone \"{}\" has no prefixes, so no client is ever in it", z.name.value),
+                    )
+                    .at(z.name.span.clone())
+                    .hint("add `prefixes = [...]`, or remove the zone"),
                 );
             }
         }
@@ -158,22 +182,31 @@ impl<'t> Validator<'t> {
         for c in &self.t.certificates {
             match (&c.cert, &c.key) {
                 (Some(cert), None) => self.out.push(
-                    Diagnostic::error("missing-key", format!("certificate \"{}\" has a `cert` but no `key`", c.name.value))
-                        .at(cert.span.clone())
-                        .hint("add `key = \"path/to/key.pem\"`"),
+                    Diagnostic::error(
+                        "missing-key",
+                        format!("certificate \"{}\" has a `cert` but no `key`", c.name.value),
+                    )
+                    .at(cert.span.clone())
+                    .hint("add `key = \"path/to/key.pem\"`"),
                 ),
                 (None, Some(key)) => self.out.push(
-                    Diagnostic::error("missing-key", format!("certificate \"{}\" has a `key` but no `cert`", c.name.value))
-                        .at(key.span.clone())
-                        .hint("add `cert = \"path/to/fullchain.pem\"`"),
+                    Diagnostic::error(
+                        "missing-key",
+                        format!("certificate \"{}\" has a `key` but no `cert`", c.name.value),
+                    )
+                    .at(key.span.clone())
+                    .hint("add `cert = \"path/to/fullchain.pem\"`"),
                 ),
                 _ => {}
             }
             if c.cert.is_none() && c.names.is_empty() {
                 self.out.push(
-                    Diagnostic::error("empty-certificate", format!("certificate \"{}\" covers no names", c.name.value))
-                        .at(c.name.span.clone())
-                        .hint("give `cert` and `key` files, or `names = [...]` for a generated certificate"),
+                    Diagnostic::error(
+                        "empty-certificate",
+                        format!("certificate \"{}\" covers no names", c.name.value),
+                    )
+                    .at(c.name.span.clone())
+                    .hint("give `cert` and `key` files, or `names = [...]` for a generated certificate"),
                 );
             }
             for n in &c.names {
@@ -186,7 +219,11 @@ impl<'t> Validator<'t> {
         let t = self.t;
         let services = Names::new("service", "services", t.services.iter().map(|s| s.name.as_str())).with_unusable(t);
         for p in &t.pools {
-            services.check(&mut self.out, &format!("pool \"{}\" belongs to", p.name.value), &p.service);
+            services.check(
+                &mut self.out,
+                &format!("pool \"{}\" belongs to", p.name.value),
+                &p.service,
+            );
             if p.members.is_empty() {
                 self.out.push(
                     Diagnostic::error("empty-pool", format!("pool \"{}\" has no members", p.name.value))
@@ -196,9 +233,12 @@ impl<'t> Validator<'t> {
                 );
             } else if p.members.iter().all(|m| m.backup) {
                 self.out.push(
-                    Diagnostic::warning("all-backup", format!("every member of pool \"{}\" is a backup", p.name.value))
-                        .at(p.members_span.clone())
-                        .hint("backups serve only while every primary is down; make at least one member primary"),
+                    Diagnostic::warning(
+                        "all-backup",
+                        format!("every member of pool \"{}\" is a backup", p.name.value),
+                    )
+                    .at(p.members_span.clone())
+                    .hint("backups serve only while every primary is down; make at least one member primary"),
                 );
             }
             let mut seen: HashMap<(&str, Option<u16>), ()> = HashMap::new();
@@ -206,16 +246,25 @@ impl<'t> Validator<'t> {
                 let key = (m.host.value.as_str(), m.port.as_ref().map(|p| p.value));
                 if seen.insert(key, ()).is_some() {
                     self.out.push(
-                        Diagnostic::error("duplicate-member", format!("pool \"{}\" lists member {} twice", p.name.value, m.host.value))
-                            .at(m.span.clone())
-                            .hint("remove the duplicate; use `weight` to send a member more traffic"),
+                        Diagnostic::error(
+                            "duplicate-member",
+                            format!("pool \"{}\" lists member {} twice", p.name.value, m.host.value),
+                        )
+                        .at(m.span.clone())
+                        .hint("remove the duplicate; use `weight` to send a member more traffic"),
                     );
                 }
                 if m.weight == 0 {
                     self.out.push(
-                        Diagnostic::warning("zero-weight", format!("member {} of pool \"{}\" has weight 0 and gets no traffic", m.host.value, p.name.value))
-                            .at(m.span.clone())
-                            .hint("use a weight of 1 or more, or `backup = true`"),
+                        Diagnostic::warning(
+                            "zero-weight",
+                            format!(
+                                "member {} of pool \"{}\" has weight 0 and gets no traffic",
+                                m.host.value, p.name.value
+                            ),
+                        )
+                        .at(m.span.clone())
+                        .hint("use a weight of 1 or more, or `backup = true`"),
                     );
                 }
             }
@@ -224,23 +273,34 @@ impl<'t> Validator<'t> {
             }
             if p.dns_balanced && p.dns_name.is_none() {
                 self.out.push(
-                    Diagnostic::error("missing-key", format!("pool \"{}\" is DNS-balanced but has no `dns_name`", p.name.value))
-                        .at(p.name.span.clone())
-                        .hint("add `dns_name = \"pool01.contoso.com\"`: the name whose answers list the healthy members"),
+                    Diagnostic::error(
+                        "missing-key",
+                        format!("pool \"{}\" is DNS-balanced but has no `dns_name`", p.name.value),
+                    )
+                    .at(p.name.span.clone())
+                    .hint("add `dns_name = \"pool01.contoso.com\"`: the name whose answers list the healthy members"),
                 );
             }
             if let (false, Some(n)) = (p.dns_balanced, &p.dns_name) {
                 self.out.push(
-                    Diagnostic::warning("ignored-key", format!("pool \"{}\" has a `dns_name` but is not DNS-balanced", p.name.value))
-                        .at(n.span.clone())
-                        .hint("add `dns_balanced = true`, or remove `dns_name`"),
+                    Diagnostic::warning(
+                        "ignored-key",
+                        format!("pool \"{}\" has a `dns_name` but is not DNS-balanced", p.name.value),
+                    )
+                    .at(n.span.clone())
+                    .hint("add `dns_balanced = true`, or remove `dns_name`"),
                 );
             }
             if let Some(n) = &p.dns_name {
                 check_host_name(&mut self.out, n, false);
             }
             if p.dns_balanced {
-                nonzero(&mut self.out, &p.dns_ttl, "dns_ttl", &format!("pool \"{}\"", p.name.value));
+                nonzero(
+                    &mut self.out,
+                    &p.dns_ttl,
+                    "dns_ttl",
+                    &format!("pool \"{}\"", p.name.value),
+                );
             }
         }
     }
@@ -270,16 +330,21 @@ impl<'t> Validator<'t> {
                     Diagnostic::error("invalid-value", format!("{who} has `{key} = 0`"))
                         .at(value.span.clone())
                         .label("must be at least 1")
-                        .hint(format!("`{key}` counts consecutive results before the state changes; use 1 or more")),
+                        .hint(format!(
+                            "`{key}` counts consecutive results before the state changes; use 1 or more"
+                        )),
                 );
             }
         }
         if let Some(path) = &h.path {
             if !path.value.starts_with('/') {
                 self.out.push(
-                    Diagnostic::error("invalid-path", format!("{who} checks \"{}\", which does not start with `/`", path.value))
-                        .at(path.span.clone())
-                        .hint(format!("write \"/{}\"", path.value)),
+                    Diagnostic::error(
+                        "invalid-path",
+                        format!("{who} checks \"{}\", which does not start with `/`", path.value),
+                    )
+                    .at(path.span.clone())
+                    .hint(format!("write \"/{}\"", path.value)),
                 );
             }
         }
@@ -295,7 +360,11 @@ impl<'t> Validator<'t> {
     fn listeners(&mut self) {
         let t = self.t;
         let zones = self.zone_names();
-        let certs = Names::new("certificate", "certificates", t.certificates.iter().map(|c| c.name.as_str()));
+        let certs = Names::new(
+            "certificate",
+            "certificates",
+            t.certificates.iter().map(|c| c.name.as_str()),
+        );
         let pools = Names::new("pool", "pools", t.pools.iter().map(|p| p.name.as_str())).with_unusable(t);
         for l in &t.listeners {
             let who = format!("listener \"{}\"", l.name.value);
@@ -313,11 +382,16 @@ impl<'t> Validator<'t> {
                 certs.check(&mut self.out, &format!("{who} offers"), c);
             }
             if let Some(d) = &l.default_certificate {
-                if certs.check(&mut self.out, &format!("{who} defaults to"), d) && !l.certificates.iter().any(|c| c.value == d.value) {
+                if certs.check(&mut self.out, &format!("{who} defaults to"), d)
+                    && !l.certificates.iter().any(|c| c.value == d.value)
+                {
                     self.out.push(
-                        Diagnostic::error("default-certificate", format!("{who} defaults to certificate \"{}\" but does not offer it", d.value))
-                            .at(d.span.clone())
-                            .hint(format!("add \"{}\" to `certificates`", d.value)),
+                        Diagnostic::error(
+                            "default-certificate",
+                            format!("{who} defaults to certificate \"{}\" but does not offer it", d.value),
+                        )
+                        .at(d.span.clone())
+                        .hint(format!("add \"{}\" to `certificates`", d.value)),
                     );
                 }
             }
@@ -328,38 +402,56 @@ impl<'t> Validator<'t> {
                         pools.check(&mut self.out, &format!("{who} sends traffic to"), p);
                     }
                     None => self.out.push(
-                        Diagnostic::error("missing-key", format!("{who} is a {} VIP without a `pool`", proto.keyword()))
-                            .at(l.protocol.span.clone())
-                            .hint("add `pool = \"...\"`: the servers its connections are balanced over"),
+                        Diagnostic::error(
+                            "missing-key",
+                            format!("{who} is a {} VIP without a `pool`", proto.keyword()),
+                        )
+                        .at(l.protocol.span.clone())
+                        .hint("add `pool = \"...\"`: the servers its connections are balanced over"),
                     ),
                 }
             } else if let Some(p) = &l.pool {
                 self.out.push(
-                    Diagnostic::error("pool-on-http-listener", format!("{who} is an {} listener, which routes by host and path", proto.keyword()))
-                        .at(p.span.clone())
-                        .label("http(s) listeners do not take a pool")
-                        .hint("remove `pool` and add a [routes.NAME] with `listeners` naming this listener"),
+                    Diagnostic::error(
+                        "pool-on-http-listener",
+                        format!(
+                            "{who} is an {} listener, which routes by host and path",
+                            proto.keyword()
+                        ),
+                    )
+                    .at(p.span.clone())
+                    .label("http(s) listeners do not take a pool")
+                    .hint("remove `pool` and add a [routes.NAME] with `listeners` naming this listener"),
                 );
             }
             if proto.is_http() && l.ports.value.first != l.ports.value.last {
                 self.out.push(
-                    Diagnostic::error("port-range", format!("{who} is an {} listener on a port range", proto.keyword()))
-                        .at(l.ports.span.clone())
-                        .hint("web listeners take one port; port ranges are for tcp and udp VIPs"),
+                    Diagnostic::error(
+                        "port-range",
+                        format!("{who} is an {} listener on a port range", proto.keyword()),
+                    )
+                    .at(l.ports.span.clone())
+                    .hint("web listeners take one port; port ranges are for tcp and udp VIPs"),
                 );
             }
             if proto != Protocol::Https && !l.certificates.is_empty() {
                 self.out.push(
-                    Diagnostic::warning("ignored-key", format!("{who} is not https; its certificates are not used"))
-                        .at(l.certificates[0].span.clone())
-                        .hint("set `protocol = \"https\"`, or remove `certificates`"),
+                    Diagnostic::warning(
+                        "ignored-key",
+                        format!("{who} is not https; its certificates are not used"),
+                    )
+                    .at(l.certificates[0].span.clone())
+                    .hint("set `protocol = \"https\"`, or remove `certificates`"),
                 );
             }
             if proto == Protocol::Udp && l.proxy_protocol.is_some() {
                 self.out.push(
-                    Diagnostic::error("invalid-value", format!("{who} is udp; the PROXY protocol is for tcp streams"))
-                        .at(l.protocol.span.clone())
-                        .hint("remove `proxy_protocol`"),
+                    Diagnostic::error(
+                        "invalid-value",
+                        format!("{who} is udp; the PROXY protocol is for tcp streams"),
+                    )
+                    .at(l.protocol.span.clone())
+                    .hint("remove `proxy_protocol`"),
                 );
             }
             nonzero(&mut self.out, &l.idle_timeout, "idle_timeout", &who);
@@ -370,7 +462,9 @@ impl<'t> Validator<'t> {
         // Two sockets that would both claim the same address, port and transport.
         for (i, a) in t.listeners.iter().enumerate() {
             for b in &t.listeners[..i] {
-                let same_addr = a.address.value == b.address.value || a.address.value.is_unspecified() || b.address.value.is_unspecified();
+                let same_addr = a.address.value == b.address.value
+                    || a.address.value.is_unspecified()
+                    || b.address.value.is_unspecified();
                 if same_addr
                     && a.address.value.is_ipv4() == b.address.value.is_ipv4()
                     && a.protocol.value.transport() == b.protocol.value.transport()
@@ -401,13 +495,22 @@ impl<'t> Validator<'t> {
         let t = self.t;
         let zones = self.zone_names();
         let pools = Names::new("pool", "pools", t.pools.iter().map(|p| p.name.as_str())).with_unusable(t);
-        let listeners = Names::new("listener", "listeners", t.listeners.iter().map(|l| l.name.as_str())).with_unusable(t);
-        let providers = Names::new("auth provider", "auth_providers", t.auth_providers.iter().map(|p| p.name.as_str())).with_unusable(t);
+        let listeners =
+            Names::new("listener", "listeners", t.listeners.iter().map(|l| l.name.as_str())).with_unusable(t);
+        let providers = Names::new(
+            "auth provider",
+            "auth_providers",
+            t.auth_providers.iter().map(|p| p.name.as_str()),
+        )
+        .with_unusable(t);
         // (listener, host, path) -> route, to find routes that shadow each other.
         let mut claimed: HashMap<(String, String, String), &str> = HashMap::new();
         for r in &t.routes {
             let who = format!("route \"{}\"", r.name.value);
-            let pool = pools.check(&mut self.out, &format!("{who} sends traffic to"), &r.pool).then(|| t.pools.iter().find(|p| p.name.value == r.pool.value)).flatten();
+            let pool = pools
+                .check(&mut self.out, &format!("{who} sends traffic to"), &r.pool)
+                .then(|| t.pools.iter().find(|p| p.name.value == r.pool.value))
+                .flatten();
             for h in &r.hosts {
                 check_host_name(&mut self.out, h, true);
             }
@@ -428,13 +531,25 @@ impl<'t> Validator<'t> {
                 if !listeners.check(&mut self.out, &format!("{who} is on"), l) {
                     continue;
                 }
-                let Some(listener) = t.listeners.iter().find(|x| x.name.value == l.value) else { continue };
+                let Some(listener) = t.listeners.iter().find(|x| x.name.value == l.value) else {
+                    continue;
+                };
                 if !listener.protocol.value.is_http() {
                     self.out.push(
-                        Diagnostic::error("route-on-l4-listener", format!("{who} is on listener \"{}\", which is a {} VIP", l.value, listener.protocol.value.keyword()))
-                            .at(l.span.clone())
-                            .label("routes need an http or https listener")
-                            .hint(format!("set `pool` on listener \"{}\" instead, or use an http(s) listener", l.value)),
+                        Diagnostic::error(
+                            "route-on-l4-listener",
+                            format!(
+                                "{who} is on listener \"{}\", which is a {} VIP",
+                                l.value,
+                                listener.protocol.value.keyword()
+                            ),
+                        )
+                        .at(l.span.clone())
+                        .label("routes need an http or https listener")
+                        .hint(format!(
+                            "set `pool` on listener \"{}\" instead, or use an http(s) listener",
+                            l.value
+                        )),
                     );
                     continue;
                 }
@@ -452,8 +567,18 @@ impl<'t> Validator<'t> {
                 }
                 for h in &r.hosts {
                     for p in &r.paths {
-                        let norm = |s: &str| if ignore_case { s.to_ascii_lowercase() } else { s.to_string() };
-                        let key = (l.value.clone(), h.value.to_ascii_lowercase(), norm(p.value.trim_end_matches('/')));
+                        let norm = |s: &str| {
+                            if ignore_case {
+                                s.to_ascii_lowercase()
+                            } else {
+                                s.to_string()
+                            }
+                        };
+                        let key = (
+                            l.value.clone(),
+                            h.value.to_ascii_lowercase(),
+                            norm(p.value.trim_end_matches('/')),
+                        );
                         if let Some(other) = claimed.get(&key) {
                             if *other != r.name.value {
                                 self.out.push(
@@ -472,9 +597,15 @@ impl<'t> Validator<'t> {
             if let Some(p) = pool {
                 if p.tier == Tier::Database {
                     self.out.push(
-                        Diagnostic::warning("route-to-database", format!("{who} sends web traffic to pool \"{}\" in the database tier", p.name.value))
-                            .at(r.pool.span.clone())
-                            .hint("routes normally reach the front-end tier; check the pool name"),
+                        Diagnostic::warning(
+                            "route-to-database",
+                            format!(
+                                "{who} sends web traffic to pool \"{}\" in the database tier",
+                                p.name.value
+                            ),
+                        )
+                        .at(r.pool.span.clone())
+                        .hint("routes normally reach the front-end tier; check the pool name"),
                     );
                 }
             }
@@ -483,7 +614,12 @@ impl<'t> Validator<'t> {
 
     fn auth_policy(&mut self, providers: &Names<'_>, who: &str, policy: &Spanned<AuthPolicy>) {
         if let AuthPolicy::Provider(name) = &policy.value {
-            providers.check_with(&mut self.out, &format!("{who} authenticates with"), &Spanned::new(name.clone(), policy.span.clone()), &AuthPolicy::BUILT_IN);
+            providers.check_with(
+                &mut self.out,
+                &format!("{who} authenticates with"),
+                &Spanned::new(name.clone(), policy.span.clone()),
+                &AuthPolicy::BUILT_IN,
+            );
         }
     }
 
@@ -510,26 +646,43 @@ impl<'t> Validator<'t> {
         }
         if connect && t.connect.value > Duration::from_secs(120) {
             self.out.push(
-                Diagnostic::warning("timeout-order", format!("{who} waits {} to connect to a member", fmt_duration(t.connect.value)))
-                    .at(t.connect.span.clone())
-                    .hint("a connect timeout over 2 minutes delays failover; a few seconds is usual"),
+                Diagnostic::warning(
+                    "timeout-order",
+                    format!("{who} waits {} to connect to a member", fmt_duration(t.connect.value)),
+                )
+                .at(t.connect.span.clone())
+                .hint("a connect timeout over 2 minutes delays failover; a few seconds is usual"),
             );
         }
     }
 
     fn certificate_covers(&mut self, listener: &Listener, host: &Spanned<String>, who: &str) {
         let t = self.t;
-        let covered = listener.certificates.iter().filter_map(|c| t.certificates.iter().find(|x| x.name.value == c.value)).any(|c| {
-            // A certificate from files is checked against its SANs at start-up.
-            c.cert.is_some() || c.names.iter().any(|n| name_covers(&n.value, &host.value))
-        });
+        let covered = listener
+            .certificates
+            .iter()
+            .filter_map(|c| t.certificates.iter().find(|x| x.name.value == c.value))
+            .any(|c| {
+                // A certificate from files is checked against its SANs at start-up.
+                c.cert.is_some() || c.names.iter().any(|n| name_covers(&n.value, &host.value))
+            });
         if !covered {
             let names: Vec<&str> = listener.certificates.iter().map(|c| c.value.as_str()).collect();
             self.out.push(
-                Diagnostic::error("host-not-covered", format!("{who} serves {} on listener \"{}\", but no certificate there covers it", host.value, listener.name.value))
-                    .at(host.span.clone())
-                    .label("not in any certificate's names")
-                    .hint(format!("add \"{}\" to the names of certificate \"{}\"", host.value, names.join("\" or \""))),
+                Diagnostic::error(
+                    "host-not-covered",
+                    format!(
+                        "{who} serves {} on listener \"{}\", but no certificate there covers it",
+                        host.value, listener.name.value
+                    ),
+                )
+                .at(host.span.clone())
+                .label("not in any certificate's names")
+                .hint(format!(
+                    "add \"{}\" to the names of certificate \"{}\"",
+                    host.value,
+                    names.join("\" or \"")
+                )),
             );
         }
     }
@@ -562,7 +715,12 @@ impl<'t> Validator<'t> {
     fn user_types(&mut self) {
         let t = self.t;
         let zones = self.zone_names();
-        let providers = Names::new("auth provider", "auth_providers", t.auth_providers.iter().map(|p| p.name.as_str())).with_unusable(t);
+        let providers = Names::new(
+            "auth provider",
+            "auth_providers",
+            t.auth_providers.iter().map(|p| p.name.as_str()),
+        )
+        .with_unusable(t);
         let published = published_names(t);
         let names: Vec<&str> = {
             let mut n: Vec<&str> = published.iter().map(|p| p.name.as_str()).collect();
@@ -587,9 +745,12 @@ impl<'t> Validator<'t> {
             }
             if u.reaches.is_empty() {
                 self.out.push(
-                    Diagnostic::error("reaches-nothing", format!("{who} can reach nothing: it lists no published names"))
-                        .at(u.reaches_span.clone())
-                        .hint("add `reaches = [\"mail.contoso.com\", ...]`: the names these users are meant to use"),
+                    Diagnostic::error(
+                        "reaches-nothing",
+                        format!("{who} can reach nothing: it lists no published names"),
+                    )
+                    .at(u.reaches_span.clone())
+                    .hint("add `reaches = [\"mail.contoso.com\", ...]`: the names these users are meant to use"),
                 );
                 continue;
             }
@@ -601,31 +762,60 @@ impl<'t> Validator<'t> {
             let mut reachable = 0;
             for r in &u.reaches {
                 if !names.contains(&r.value.name.as_str()) {
-                    let mut d = Diagnostic::error("unknown-reference", format!("{who} reaches \"{}\", which no listener or route publishes", r.value.name)).at(r.span.clone());
+                    let mut d = Diagnostic::error(
+                        "unknown-reference",
+                        format!(
+                            "{who} reaches \"{}\", which no listener or route publishes",
+                            r.value.name
+                        ),
+                    )
+                    .at(r.span.clone());
                     d = match did_you_mean(&r.value.name, names.iter().copied()) {
                         Some(best) => d.label(format!("did you mean \"{best}\"?")),
                         None => d.label("not a published name"),
                     };
-                    self.out.push(d.hint("published names are route `hosts`, listener `names` and DNS-balanced pools' `dns_name`"));
+                    self.out.push(d.hint(
+                        "published names are route `hosts`, listener `names` and DNS-balanced pools' `dns_name`",
+                    ));
                     continue;
                 }
-                let open = published.iter().any(|p| p.name == r.value.name && r.value.port.is_none_or(|port| p.ports.contains(port)) && u.zones.iter().any(|z| p.admits(&z.value)));
+                let open = published.iter().any(|p| {
+                    p.name == r.value.name
+                        && r.value.port.is_none_or(|port| p.ports.contains(port))
+                        && u.zones.iter().any(|z| p.admits(&z.value))
+                });
                 if open {
                     reachable += 1;
                 } else if u.zones.iter().all(|z| zones.contains(&z.value)) {
                     let port = r.value.port.map(|p| format!(" on port {p}")).unwrap_or_default();
                     self.out.push(
-                        Diagnostic::warning("unreachable", format!("{who} is meant to reach {}{port}, but no listener admits its zones", r.value.name))
-                            .at(r.span.clone())
-                            .hint("add one of the user type's zones to the listener's (or route's) `zones`"),
+                        Diagnostic::warning(
+                            "unreachable",
+                            format!(
+                                "{who} is meant to reach {}{port}, but no listener admits its zones",
+                                r.value.name
+                            ),
+                        )
+                        .at(r.span.clone())
+                        .hint("add one of the user type's zones to the listener's (or route's) `zones`"),
                     );
                 }
             }
             if reachable == 0 && u.zones.iter().all(|z| zones.contains(&z.value)) && !u.zones.is_empty() {
                 self.out.push(
-                    Diagnostic::error("reaches-nothing", format!("{who} can reach nothing: no listener admits its zones for any name it lists"))
-                        .at(u.reaches_span.clone())
-                        .hint(format!("admit {} on the listeners that publish these names", u.zones.iter().map(|z| format!("\"{}\"", z.value)).collect::<Vec<_>>().join(", "))),
+                    Diagnostic::error(
+                        "reaches-nothing",
+                        format!("{who} can reach nothing: no listener admits its zones for any name it lists"),
+                    )
+                    .at(u.reaches_span.clone())
+                    .hint(format!(
+                        "admit {} on the listeners that publish these names",
+                        u.zones
+                            .iter()
+                            .map(|z| format!("\"{}\"", z.value))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 );
             }
         }
@@ -647,7 +837,11 @@ impl<'t> Validator<'t> {
             }
             for s in &rule.from {
                 if let Source::Zone(z) = &s.value {
-                    zones.check(&mut self.out, &format!("{who} matches"), &Spanned::new(z.clone(), s.span.clone()));
+                    zones.check(
+                        &mut self.out,
+                        &format!("{who} matches"),
+                        &Spanned::new(z.clone(), s.span.clone()),
+                    );
                 }
             }
         }
@@ -678,7 +872,9 @@ pub fn name_covers(cert_name: &str, host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     match cert_name.strip_prefix("*.") {
         // A wildcard covers exactly one label (RFC 6125 section 6.4.3).
-        Some(suffix) => host.split_once('.').is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+        Some(suffix) => host
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
         None => cert_name == host,
     }
 }
@@ -686,7 +882,11 @@ pub fn name_covers(cert_name: &str, host: &str) -> bool {
 /// Reports a host name that is not a valid DNS name.
 pub(crate) fn check_host_name(out: &mut Vec<Diagnostic>, n: &Spanned<String>, wildcard_ok: bool) {
     let name = n.value.trim_end_matches('.');
-    let name = if wildcard_ok { name.strip_prefix("*.").unwrap_or(name) } else { name };
+    let name = if wildcard_ok {
+        name.strip_prefix("*.").unwrap_or(name)
+    } else {
+        name
+    };
     let valid = !name.is_empty()
         && name.len() <= 253
         && name.split('.').all(|label| {

@@ -41,9 +41,17 @@ pub fn published_names(t: &Topology) -> Vec<Published> {
                 zones: Some(listener_zones.clone()),
             });
         }
-        for r in t.routes.iter().filter(|r| r.listeners.iter().any(|x| x.value == l.name.value)) {
+        for r in t
+            .routes
+            .iter()
+            .filter(|r| r.listeners.iter().any(|x| x.value == l.name.value))
+        {
             let zones = match &r.zones {
-                Some(rz) => listener_zones.iter().filter(|z| rz.iter().any(|x| &x.value == *z)).cloned().collect(),
+                Some(rz) => listener_zones
+                    .iter()
+                    .filter(|z| rz.iter().any(|x| &x.value == *z))
+                    .cloned()
+                    .collect(),
                 None => listener_zones.clone(),
             };
             for h in &r.hosts {
@@ -68,10 +76,18 @@ pub fn published_names(t: &Topology) -> Vec<Published> {
                 .flat_map(|v| v.zones.iter().map(|z| z.value.clone()))
                 .collect()
         });
-        let mut ports: Vec<u16> = p.members.iter().filter_map(|m| m.port.as_ref().map(|p| p.value)).collect();
+        let mut ports: Vec<u16> = p
+            .members
+            .iter()
+            .filter_map(|m| m.port.as_ref().map(|p| p.value))
+            .collect();
         ports.sort_unstable();
         ports.dedup();
-        let ranges: Vec<PortRange> = if ports.is_empty() { vec![PortRange { first: 1, last: 65535 }] } else { ports.into_iter().map(PortRange::single).collect() };
+        let ranges: Vec<PortRange> = if ports.is_empty() {
+            vec![PortRange { first: 1, last: 65535 }]
+        } else {
+            ports.into_iter().map(PortRange::single).collect()
+        };
         for range in ranges {
             out.push(Published {
                 name: name.value.trim_end_matches('.').to_ascii_lowercase(),

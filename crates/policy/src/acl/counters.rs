@@ -38,9 +38,6 @@ impl AclCounters {
     /// Current values: index `i` is rule `i`, the last entry is the implicit
     /// deny.
     pub fn snapshot(&self) -> Vec<u64> {
-        self.hits
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .collect()
+        self.hits.iter().map(|c| c.load(Ordering::Relaxed)).collect()
     }
 }

@@ -85,10 +85,7 @@ fn implicit_deny_when_nothing_matches() {
 fn empty_acl_denies_everything() {
     let acl = Acl::new(Vec::new());
     assert!(acl.is_empty());
-    assert_eq!(
-        acl.decide(Z0, ip("::1"), Proto::Udp, 53),
-        Decision::IMPLICIT_DENY
-    );
+    assert_eq!(acl.decide(Z0, ip("::1"), Proto::Udp, 53), Decision::IMPLICIT_DENY);
 }
 
 #[test]
@@ -186,9 +183,7 @@ fn zones_only_requires_the_zone() {
         },
     )]);
     allowed(acl.decide(Z1, ip("203.0.113.5"), Proto::Tcp, 443), 0);
-    assert!(!acl
-        .decide(Z2, ip("203.0.113.5"), Proto::Tcp, 443)
-        .is_allowed());
+    assert!(!acl.decide(Z2, ip("203.0.113.5"), Proto::Tcp, 443).is_allowed());
 }
 
 #[test]
@@ -215,9 +210,7 @@ fn zone_or_prefix_either_matches() {
     // Prefix matches, zone does not.
     allowed(acl.decide(Z2, ip("198.51.100.7"), Proto::Tcp, 443), 0);
     // Neither.
-    assert!(!acl
-        .decide(Z2, ip("198.51.100.8"), Proto::Tcp, 443)
-        .is_allowed());
+    assert!(!acl.decide(Z2, ip("198.51.100.8"), Proto::Tcp, 443).is_allowed());
 }
 
 #[test]
@@ -251,9 +244,7 @@ fn prefixes_never_match_across_families() {
     };
     let acl = Acl::new(vec![allow("all-v6", m)]);
     assert!(!acl.decide(Z0, ip("192.0.2.1"), Proto::Tcp, 1).is_allowed());
-    assert!(!acl
-        .decide(Z0, ip("::ffff:192.0.2.1"), Proto::Tcp, 1)
-        .is_allowed());
+    assert!(!acl.decide(Z0, ip("::ffff:192.0.2.1"), Proto::Tcp, 1).is_allowed());
     allowed(acl.decide(Z0, ip("2001:db8::1"), Proto::Tcp, 1), 0);
 }
 
@@ -291,9 +282,7 @@ fn counters_for_an_empty_acl_hold_only_the_implicit_deny() {
 fn log_limiter_allows_per_window_then_suppresses() {
     let t0 = Instant::now();
     let limiter = LogLimiter::new(3, Duration::from_secs(1));
-    let allowed: Vec<bool> = (0..5)
-        .map(|i| limiter.allow(t0 + Duration::from_millis(i)))
-        .collect();
+    let allowed: Vec<bool> = (0..5).map(|i| limiter.allow(t0 + Duration::from_millis(i))).collect();
     assert_eq!(allowed, [true, true, true, false, false]);
     assert_eq!(limiter.take_suppressed(), 2);
     assert_eq!(limiter.take_suppressed(), 0);
@@ -360,8 +349,7 @@ fn reference(rules: &[Rule], zone: ZoneId, src: IpAddr, proto: Proto, port: u16)
             || m.zones.contains(&zone)
             || m.prefixes.iter().any(|n| n.contains(&src));
         let proto_ok = m.proto.is_none_or(|p| p == proto);
-        let port_ok =
-            m.ports.is_empty() || m.ports.iter().any(|r| r.first <= port && port <= r.last);
+        let port_ok = m.ports.is_empty() || m.ports.iter().any(|r| r.first <= port && port <= r.last);
         if source && proto_ok && port_ok {
             return Decision {
                 action: r.action,
@@ -403,9 +391,7 @@ fn source(b: &Bases, family: u8, which: usize, k: u8, noise: u128) -> IpAddr {
     let v4 = || Ipv4Addr::from(b.v4[which] ^ (noise as u32 & !v4_mask(32 - k % 33)));
     match family {
         0 => IpAddr::V4(v4()),
-        1 => IpAddr::V6(Ipv6Addr::from(
-            b.v6[which] ^ (noise & !v6_mask(128 - k % 129)),
-        )),
+        1 => IpAddr::V6(Ipv6Addr::from(b.v6[which] ^ (noise & !v6_mask(128 - k % 129)))),
         _ => IpAddr::V6(v4().to_ipv6_mapped()),
     }
 }
@@ -431,15 +417,9 @@ fn rules(b: Bases) -> impl Strategy<Value = Vec<Rule>> {
                 action: if allow { Action::Allow } else { Action::Deny },
                 matcher: Match {
                     zones,
-                    prefixes: prefixes
-                        .into_iter()
-                        .map(|(f, w, l)| prefix(&b, f, w, l))
-                        .collect(),
+                    prefixes: prefixes.into_iter().map(|(f, w, l)| prefix(&b, f, w, l)).collect(),
                     proto,
-                    ports: ports
-                        .into_iter()
-                        .map(|(a, z)| PortRange::new(a, z))
-                        .collect(),
+                    ports: ports.into_iter().map(|(a, z)| PortRange::new(a, z)).collect(),
                 },
             })
             .collect()

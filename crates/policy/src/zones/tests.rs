@@ -105,10 +105,7 @@ fn host_prefixes_match_exactly_one_address() {
 fn host_bits_are_cleared() {
     let t = table(&[("10.1.2.3/8", 1)]);
     assert_eq!(t.lookup(ip("10.200.0.1")), ZoneId(1));
-    assert_eq!(
-        t.lookup_prefix(ip("10.200.0.1")),
-        Some((net("10.0.0.0/8"), ZoneId(1)))
-    );
+    assert_eq!(t.lookup_prefix(ip("10.200.0.1")), Some((net("10.0.0.0/8"), ZoneId(1))));
 }
 
 #[test]
@@ -156,12 +153,7 @@ fn check(entries: &[(IpNet, ZoneId)], probes: &[IpAddr]) -> Result<(), TestCaseE
     for &a in probes {
         let want = reference(entries, a);
         prop_assert_eq!(t.lookup_prefix(a), want, "lookup_prefix({})", a);
-        prop_assert_eq!(
-            t.lookup(a),
-            want.map_or(DEFAULT, |(_, z)| z),
-            "lookup({})",
-            a
-        );
+        prop_assert_eq!(t.lookup(a), want.map_or(DEFAULT, |(_, z)| z), "lookup({})", a);
     }
     Ok(())
 }

@@ -12,10 +12,29 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 use crate::load::{load, Unreadable};
-use crate::LogFormat;
 
-pub fn main(config: Option<PathBuf>, log_format: LogFormat, log_level: &str) -> ExitCode {
-    init_logging(log_format, log_level);
+#[derive(clap::Args)]
+pub struct Args {
+    /// The topology file; the built-in Contoso topology when omitted.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter, in tracing's syntax (`info`, `gatehouse=debug`). RUST_LOG wins when set.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    let Args { config, log_format, log_level } = args;
+    init_logging(log_format, &log_level);
     let plan = match compile(config.as_deref()) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -34,7 +53,9 @@ fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -86,7 +107,10 @@ async fn serve(config: Option<PathBuf>, current: Arc<ArcSwap<Plan>>) -> ExitCode
         error!("cannot install signal handlers");
         return ExitCode::from(1);
     };
-    info!(pid = std::process::id(), "gatehouse running; SIGHUP reloads, SIGTERM or SIGINT stops");
+    info!(
+        pid = std::process::id(),
+        "gatehouse running; SIGHUP reloads, SIGTERM or SIGINT stops"
+    );
     loop {
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "shutting down"); break; }

@@ -1,16 +1,41 @@
 //! `gatehouse check`: every problem at once, as text or JSON.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use gatehouse_model::{Checked, Source};
 
 use crate::load::{load, Unreadable};
-use crate::{Colour, Format};
 
-pub fn main(file: Option<&Path>, format: Format, colour: Colour) -> ExitCode {
-    let loaded = match load(file) {
+#[derive(clap::Args)]
+pub struct Args {
+    /// The topology file; the built-in Contoso topology when omitted.
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub color: Colour,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Colour {
+    Auto,
+    Always,
+    Never,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    let Args { file, format, color: colour } = args;
+    let loaded = match load(file.as_deref()) {
         Ok(l) => l,
         Err(Unreadable(why)) => {
             match format {
@@ -31,7 +56,10 @@ pub fn main(file: Option<&Path>, format: Format, colour: Colour) -> ExitCode {
             };
             print!("{}", text_report(&checked, &source, colour));
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&json_report(&checked, &source)).expect("JSON of plain values")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&checked, &source)).expect("JSON of plain values")
+        ),
     }
     if checked.plan.is_some() {
         ExitCode::SUCCESS

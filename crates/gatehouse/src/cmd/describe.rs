@@ -1,0 +1,11 @@
+//! `gatehouse describe`: not implemented yet.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn main(_args: Args) -> ExitCode {
+    eprintln!("error: `gatehouse describe` is not implemented yet");
+    ExitCode::from(2)
+}

@@ -1,0 +1,18 @@
+//! One module per subcommand: its arguments and its `main`.
+
+pub mod check;
+pub mod describe;
+pub mod diagram;
+pub mod explain;
+pub mod export;
+pub mod run;
+pub mod verify;
+
+use std::path::PathBuf;
+
+/// The topology file argument shared by most subcommands.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TopologyArg {
+    /// The topology file; the built-in Contoso topology when omitted.
+    pub file: Option<PathBuf>,
+}

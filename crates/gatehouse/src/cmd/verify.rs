@@ -1,0 +1,11 @@
+//! `gatehouse verify`: not implemented yet.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn main(_args: Args) -> ExitCode {
+    eprintln!("error: `gatehouse verify` is not implemented yet");
+    ExitCode::from(2)
+}

@@ -1,0 +1,1 @@
+//! Placeholder; see Cargo.toml for this crate's purpose.
