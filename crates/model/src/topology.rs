@@ -444,6 +444,9 @@ pub struct Route {
     pub ignore_case: Option<bool>,
     /// Served on plain HTTP instead of redirecting to HTTPS.
     pub plain: bool,
+    /// The user types this route is published for; empty when not stated.
+    /// Verification treats other user types' flows to it as undeclared.
+    pub user_types: Vec<Spanned<String>>,
     pub span: Span,
 }
 

@@ -325,6 +325,11 @@ fn port_number(ctx: &mut Ctx, n: i128, span: Span) -> Option<u16> {
     }
 }
 
+/// A port given as a number parsed from text (`host:port`, `name:port`).
+pub(crate) fn port_at(ctx: &mut Ctx, n: i128, span: Span) -> Option<Spanned<u16>> {
+    port_number(ctx, n, span.clone()).map(|p| Spanned::new(p, span))
+}
+
 /// A port or a range: `443` or `"50000-59999"`.
 pub(crate) fn port_range(ctx: &mut Ctx, v: &Value<'_>, key: &str) -> Option<Spanned<PortRange>> {
     match v.get_ref() {
