@@ -2,6 +2,7 @@
 //! until told to stop. SIGHUP reloads: a new plan is built to the side and
 //! swapped in only when valid, so a bad file never takes the old one down.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -33,7 +34,11 @@ pub enum LogFormat {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let Args { config, log_format, log_level } = args;
+    let Args {
+        config,
+        log_format,
+        log_level,
+    } = args;
     init_logging(log_format, &log_level);
     let plan = match compile(config.as_deref()) {
         Ok(plan) => plan,
@@ -53,9 +58,12 @@ fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a person at a terminal; logs collected from a pipe stay plain.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),

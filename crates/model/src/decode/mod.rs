@@ -62,9 +62,14 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
         }
     }
     top.named_tables(&mut ctx, "zones", "zone", |ctx, name, mut f| {
+        let before = ctx.diags.len();
         let prefixes = f
             .list(ctx, "prefixes", |ctx, v| prefix(ctx, v, "prefixes"))
             .unwrap_or_default();
+        if ctx.diags[before..].iter().any(|d| d.is_error()) {
+            // Its prefixes were reported; do not also call it empty.
+            t.unusable.push(("zones", name.value.clone()));
+        }
         let description = f.str(ctx, "description").map(|s| s.value);
         f.finish(ctx);
         t.zones.push(Zone {

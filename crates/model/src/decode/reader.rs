@@ -374,9 +374,9 @@ pub(crate) fn duration(ctx: &mut Ctx, v: &Value<'_>, key: &str) -> Option<Spanne
             Ok(d) => Some(Spanned::new(d, v.span())),
             Err(e) => {
                 ctx.push(
-                    Diagnostic::error("invalid-duration", format!("\"{s}\" is not a duration: {e}"))
+                    Diagnostic::error("invalid-duration", format!("\"{s}\" is not a duration"))
                         .at(v.span())
-                        .label("expected a duration")
+                        .label(e.to_string())
                         .hint("write a number and a unit: \"500ms\", \"90s\", \"30m\", \"1h\""),
                 );
                 None

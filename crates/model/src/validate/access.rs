@@ -77,6 +77,7 @@ impl Validator<'_> {
                 continue;
             }
             let mut reachable = 0;
+            let mut unreachable = Vec::new();
             for r in &u.reaches {
                 if !names.contains(&r.value.name.as_str()) {
                     let mut d = Diagnostic::error(
@@ -105,7 +106,7 @@ impl Validator<'_> {
                     reachable += 1;
                 } else if u.zones.iter().all(|z| zones.contains(&z.value)) {
                     let port = r.value.port.map(|p| format!(" on port {p}")).unwrap_or_default();
-                    self.out.push(
+                    unreachable.push(
                         Diagnostic::warning(
                             "unreachable",
                             format!(
@@ -118,7 +119,10 @@ impl Validator<'_> {
                     );
                 }
             }
-            if reachable == 0 && u.zones.iter().all(|z| zones.contains(&z.value)) && !u.zones.is_empty() {
+            if reachable > 0 {
+                self.out.extend(unreachable);
+            } else if u.zones.iter().all(|z| zones.contains(&z.value)) && !u.zones.is_empty() {
+                // One error says it all; a warning per name would repeat it.
                 self.out.push(
                     Diagnostic::error(
                         "reaches-nothing",

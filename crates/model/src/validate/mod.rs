@@ -168,7 +168,9 @@ impl<'t> Validator<'t> {
                     }
                 }
             }
-            if z.prefixes.is_empty() && z.name.value != t.default_zone.value {
+            let default_defined = t.zones.iter().any(|d| d.name.value == t.default_zone.value);
+            let reported = t.unusable.iter().any(|(s, n)| *s == "zones" && *n == z.name.value);
+            if z.prefixes.is_empty() && z.name.value != t.default_zone.value && default_defined && !reported {
                 self.out.push(
                     Diagnostic::warning(
                         "empty-zone",
