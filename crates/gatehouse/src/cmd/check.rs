@@ -34,7 +34,11 @@ pub enum Colour {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let Args { file, format, color: colour } = args;
+    let Args {
+        file,
+        format,
+        color: colour,
+    } = args;
     let loaded = match load(file.as_deref()) {
         Ok(l) => l,
         Err(Unreadable(why)) => {
