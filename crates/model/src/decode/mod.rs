@@ -110,7 +110,13 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
     });
     top.named_tables(&mut ctx, "pools", "pool", |ctx, name, f| {
         let n = name.value.clone();
-        match pool(ctx, name, f) {
+        let before = ctx.diags.len();
+        let decoded = pool(ctx, name, f);
+        if ctx.diags[before..].iter().any(|d| d.is_error()) {
+            // A member that failed to decode was reported; "empty pool" would repeat it.
+            t.unusable.push(("pool-members", n.clone()));
+        }
+        match decoded {
             Some(p) => t.pools.push(p),
             None => t.unusable.push(("pools", n)),
         }

@@ -121,7 +121,10 @@ impl Validator<'_> {
             }
             if reachable > 0 {
                 self.out.extend(unreachable);
-            } else if u.zones.iter().all(|z| zones.contains(&z.value)) && !u.zones.is_empty() {
+            } else if u.zones.iter().all(|z| zones.contains(&z.value))
+                && !u.zones.is_empty()
+                && u.reaches.iter().any(|r| names.contains(&r.value.name.as_str()))
+            {
                 // One error says it all; a warning per name would repeat it.
                 self.out.push(
                     Diagnostic::error(

@@ -14,14 +14,18 @@ impl Validator<'_> {
                 &format!("pool \"{}\" belongs to", p.name.value),
                 &p.service,
             );
-            if p.members.is_empty() {
+            let members_reported = t
+                .unusable
+                .iter()
+                .any(|(s, n)| *s == "pool-members" && *n == p.name.value);
+            if p.members.is_empty() && !members_reported {
                 self.out.push(
                     Diagnostic::error("empty-pool", format!("pool \"{}\" has no members", p.name.value))
                         .at(p.members_span.clone())
                         .label("a pool needs at least one member")
                         .hint("add `members = [\"10.0.2.11:443\"]`"),
                 );
-            } else if p.members.iter().all(|m| m.backup) {
+            } else if !p.members.is_empty() && p.members.iter().all(|m| m.backup) {
                 self.out.push(
                     Diagnostic::warning(
                         "all-backup",

@@ -1,0 +1,361 @@
+//! The model from its public API: decoding (defaults, member and port
+//! forms), validation rules that the broken-topology goldens do not cover,
+//! and what the compiled plan holds.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use gatehouse_model::topology::{Affinity, AuthPolicy, CheckKind, PortRange, Protocol, Transport};
+use gatehouse_model::{check, Checked, CONTOSO};
+
+/// A small valid topology; tests change one thing in it.
+const BASE: &str = r#"
+[zones.internet]
+[zones.intranet]
+prefixes = ["10.0.0.0/8"]
+
+[services.web]
+product = "generic"
+class = "sharepoint"
+
+[pools.web]
+service = "web"
+members = ["10.0.0.11:80"]
+
+[listeners.http]
+address = "192.0.2.10"
+port = 80
+protocol = "http"
+zones = ["internet", "intranet"]
+
+[routes.site]
+listeners = ["http"]
+hosts = ["www.example.com"]
+pool = "web"
+
+[user_types.visitors]
+zones = ["internet"]
+reaches = ["www.example.com"]
+"#;
+
+fn with(extra: &str) -> Checked {
+    check(&format!("{BASE}\n{extra}"))
+}
+
+fn codes(c: &Checked) -> Vec<&'static str> {
+    c.diagnostics.iter().map(|d| d.code).collect()
+}
+
+fn only(c: &Checked, code: &str) {
+    assert_eq!(codes(c), vec![code], "{:#?}", c.diagnostics);
+}
+
+#[test]
+fn the_base_topology_is_valid() {
+    let c = check(BASE);
+    assert!(c.plan.is_some() && c.diagnostics.is_empty(), "{:#?}", c.diagnostics);
+}
+
+#[test]
+fn the_built_in_contoso_topology_is_valid_without_warnings() {
+    let c = check(CONTOSO);
+    assert!(c.plan.is_some(), "{:#?}", c.diagnostics);
+    assert!(c.diagnostics.is_empty(), "{:#?}", c.diagnostics);
+}
+
+#[test]
+fn documented_defaults_apply() {
+    let plan = with("[pools.checked]\nservice = \"web\"\nmembers = [\"10.0.0.12:80\"]\nhealth = { type = \"http\", path = \"/up\", host = \"www.example.com\" }\n").plan.unwrap();
+    let t = &plan.topology;
+    let route = &t.routes[0];
+    assert_eq!(route.timeouts.connect.value, Duration::from_secs(5));
+    assert_eq!(route.timeouts.idle.value, Duration::from_secs(60));
+    assert!(route.timeouts.total.is_none());
+    assert_eq!(route.affinity, Affinity::None);
+    assert_eq!(route.auth_default.value, AuthPolicy::PassThrough);
+    assert_eq!(route.paths[0].value, "/");
+    assert_eq!(t.default_zone.value, "internet");
+    let h = t
+        .pools
+        .iter()
+        .find(|p| p.name.value == "checked")
+        .unwrap()
+        .health
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (h.kind, h.interval.value, h.timeout.value, h.rise.value, h.fall.value),
+        (CheckKind::Http, Duration::from_secs(5), Duration::from_secs(2), 2, 3)
+    );
+    assert_eq!(h.expect_status, vec![200]);
+    assert_eq!(t.listeners[0].idle_timeout.value, Duration::from_secs(300));
+    let m = &t.pools[0].members[0];
+    assert_eq!((m.weight, m.backup, m.max_connections), (1, false, None));
+}
+
+#[test]
+fn members_take_host_port_bare_host_and_bracketed_ipv6_forms() {
+    let plan = with("[pools.forms]\nservice = \"web\"\nmembers = [\"10.0.0.21\", \"[2001:db8::21]:8443\", \"2001:db8::22\", \"fe1.corp.example.com:443\", { address = \"10.0.0.23:81\", weight = 3, backup = true, max_connections = 100 }]\n").plan.unwrap();
+    let p = plan.pool("forms").unwrap();
+    let got: Vec<(String, Option<u16>)> = p
+        .members
+        .iter()
+        .map(|m| (m.host.value.clone(), m.port.as_ref().map(|p| p.value)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("10.0.0.21".into(), None),
+            ("2001:db8::21".into(), Some(8443)),
+            ("2001:db8::22".into(), None),
+            ("fe1.corp.example.com".into(), Some(443)),
+            ("10.0.0.23".into(), Some(81)),
+        ]
+    );
+    assert_eq!(
+        (p.members[4].weight, p.members[4].backup, p.members[4].max_connections),
+        (3, true, Some(100))
+    );
+}
+
+#[test]
+fn a_member_port_of_zero_points_at_the_port() {
+    let c = with("[pools.zero]\nservice = \"web\"\nmembers = [\"10.0.0.21:0\"]\n");
+    only(&c, "invalid-port");
+    let d = &c.diagnostics[0];
+    let text = format!("{BASE}\n[pools.zero]\nservice = \"web\"\nmembers = [\"10.0.0.21:0\"]\n");
+    assert_eq!(&text[d.span.clone().unwrap()], "0");
+}
+
+#[test]
+fn port_ranges_are_read_inclusively() {
+    let plan = with("[pools.media]\nservice = \"web\"\nmembers = [\"10.0.0.31\"]\n[listeners.media]\naddress = \"192.0.2.22\"\nport = \"50000-59999\"\nprotocol = \"tcp\"\nzones = [\"internet\"]\npool = \"media\"\n").plan.unwrap();
+    let l = plan.listener("media").unwrap();
+    assert_eq!(
+        l.ports.value,
+        PortRange {
+            first: 50000,
+            last: 59999
+        }
+    );
+    assert!(l.ports.value.contains(50000) && l.ports.value.contains(59999) && !l.ports.value.contains(60000));
+}
+
+#[test]
+fn tcp_and_udp_may_share_a_port_but_two_tcp_listeners_may_not() {
+    let udp = "[pools.av]\nservice = \"web\"\nmembers = [\"10.0.0.41\"]\n[listeners.av-udp]\naddress = \"192.0.2.10\"\nport = 80\nprotocol = \"udp\"\nzones = [\"internet\"]\npool = \"av\"\n";
+    assert!(with(udp).plan.is_some(), "{:#?}", with(udp).diagnostics);
+    let tcp = udp.replace("protocol = \"udp\"", "protocol = \"tcp\"");
+    only(&with(&tcp), "listener-conflict");
+}
+
+#[test]
+fn a_wildcard_listener_conflicts_with_a_specific_address_on_the_same_port() {
+    let c = with("[listeners.any]\naddress = \"0.0.0.0\"\nport = 80\nprotocol = \"http\"\nzones = [\"internet\"]\n");
+    only(&c, "listener-conflict");
+}
+
+#[test]
+fn overlapping_port_ranges_conflict() {
+    let c = with("[pools.m]\nservice = \"web\"\nmembers = [\"10.0.0.41\"]\n[listeners.a]\naddress = \"192.0.2.30\"\nport = \"1000-2000\"\nprotocol = \"tcp\"\nzones = [\"internet\"]\npool = \"m\"\n[listeners.b]\naddress = \"192.0.2.30\"\nport = \"2000-3000\"\nprotocol = \"tcp\"\nzones = [\"internet\"]\npool = \"m\"\n");
+    only(&c, "listener-conflict");
+}
+
+#[test]
+fn a_pool_of_backups_only_is_a_warning_not_an_error() {
+    let c = with("[pools.spare]\nservice = \"web\"\nmembers = [{ address = \"10.0.0.51:80\", backup = true }]\n");
+    only(&c, "all-backup");
+    assert!(c.plan.is_some());
+}
+
+#[test]
+fn duplicate_members_are_an_error() {
+    only(
+        &with("[pools.twice]\nservice = \"web\"\nmembers = [\"10.0.0.51:80\", \"10.0.0.51:80\"]\n"),
+        "duplicate-member",
+    );
+}
+
+#[test]
+fn an_http_check_needs_a_path_and_a_tcp_check_ignores_one() {
+    only(&with("[pools.p]\nservice = \"web\"\nmembers = [\"10.0.0.51:80\"]\nhealth = { type = \"http\", host = \"www.example.com\" }\n"), "missing-key");
+    only(
+        &with(
+            "[pools.p]\nservice = \"web\"\nmembers = [\"10.0.0.51:80\"]\nhealth = { type = \"tcp\", path = \"/x\" }\n",
+        ),
+        "ignored-key",
+    );
+}
+
+#[test]
+fn zero_rise_or_fall_is_an_error() {
+    only(
+        &with("[pools.p]\nservice = \"web\"\nmembers = [\"10.0.0.51:80\"]\nhealth = { type = \"tcp\", fall = 0 }\n"),
+        "invalid-value",
+    );
+}
+
+#[test]
+fn a_zero_timeout_is_an_error() {
+    let c = check(&BASE.replace("pool = \"web\"\n", "pool = \"web\"\ntimeouts = { idle = \"0s\" }\n"));
+    only(&c, "zero-timeout");
+}
+
+#[test]
+fn a_route_zone_restriction_narrows_what_is_published() {
+    let plan = check(
+        &BASE
+            .replace("pool = \"web\"\n", "pool = \"web\"\nzones = [\"intranet\"]\n")
+            .replace("zones = [\"internet\"]\nreaches", "zones = [\"intranet\"]\nreaches"),
+    )
+    .plan
+    .unwrap();
+    let published: Vec<_> = plan.published.iter().filter(|p| p.name == "www.example.com").collect();
+    assert_eq!(published.len(), 1);
+    assert!(published[0].admits("intranet") && !published[0].admits("internet"));
+    assert_eq!(published[0].transport, Transport::Tcp);
+}
+
+#[test]
+fn a_user_type_outside_a_restricted_route_reaches_nothing() {
+    let c = check(&BASE.replace("pool = \"web\"\n", "pool = \"web\"\nzones = [\"intranet\"]\n"));
+    only(&c, "reaches-nothing");
+}
+
+#[test]
+fn a_reach_to_an_unpublished_name_suggests_the_close_one() {
+    let c = check(&BASE.replace("reaches = [\"www.example.com\"]", "reaches = [\"ww.example.com\"]"));
+    only(&c, "unknown-reference");
+    assert_eq!(
+        c.diagnostics[0].label.as_deref(),
+        Some("did you mean \"www.example.com\"?")
+    );
+}
+
+#[test]
+fn https_routes_must_be_covered_by_a_certificate_unless_files_are_given() {
+    let https = BASE.replace(
+        "protocol = \"http\"\n",
+        "protocol = \"https\"\ncertificates = [\"site\"]\n",
+    );
+    let named = format!("{https}\n[certificates.site]\nnames = [\"*.example.com\"]\n");
+    assert!(check(&named).plan.is_some(), "{:#?}", check(&named).diagnostics);
+    let other = format!("{https}\n[certificates.site]\nnames = [\"*.example.org\"]\n");
+    only(&check(&other), "host-not-covered");
+    // With PEM files the certificate's own names are checked at start-up.
+    let files = format!("{https}\n[certificates.site]\ncert = \"site.pem\"\nkey = \"site.key\"\n");
+    assert!(check(&files).plan.is_some(), "{:#?}", check(&files).diagnostics);
+    only(
+        &check(&format!("{https}\n[certificates.site]\ncert = \"site.pem\"\n")),
+        "missing-key",
+    );
+}
+
+#[test]
+fn acl_sources_are_zones_or_prefixes() {
+    let plan = with("[[acl]]\naction = \"allow\"\nfrom = [\"intranet\", \"192.0.2.0/24\", \"2001:db8::1\"]\nprotocol = \"tcp\"\nports = [80, \"8000-8080\"]\n").plan.unwrap();
+    let addr: IpAddr = "192.0.2.7".parse().unwrap();
+    let internet = plan.classify(addr);
+    assert_eq!(plan.zone_name(internet), "internet");
+    assert!(plan.gateway(internet, addr, Transport::Tcp, 8080).is_allowed());
+    assert!(!plan.gateway(internet, addr, Transport::Udp, 8080).is_allowed());
+    assert!(!plan.gateway(internet, addr, Transport::Tcp, 8081).is_allowed());
+    let other: IpAddr = "198.51.100.1".parse().unwrap();
+    assert!(
+        !plan
+            .gateway(plan.classify(other), other, Transport::Tcp, 80)
+            .is_allowed(),
+        "deny unless allowed"
+    );
+    let inside: IpAddr = "10.9.9.9".parse().unwrap();
+    assert!(plan
+        .gateway(plan.classify(inside), inside, Transport::Tcp, 80)
+        .is_allowed());
+}
+
+#[test]
+fn an_empty_acl_denies_everything() {
+    let plan = check(BASE).plan.unwrap();
+    let addr: IpAddr = "10.1.1.1".parse().unwrap();
+    let d = plan.gateway(plan.classify(addr), addr, Transport::Tcp, 80);
+    assert!(!d.is_allowed());
+    assert_eq!(d.rule, None, "the implicit deny decided");
+}
+
+#[test]
+fn dns_records_outside_the_apex_are_refused() {
+    let dns = "[dns]\napex = \"example.com\"\n[dns.views.all]\nzones = [\"internet\", \"intranet\"]\n";
+    assert!(with(dns).plan.is_some(), "{:#?}", with(dns).diagnostics);
+    only(
+        &with(&format!(
+            "{dns}[[dns.records]]\nname = \"www.example.org.\"\ntype = \"A\"\nvalue = \"192.0.2.1\"\n"
+        )),
+        "outside-zone",
+    );
+    only(
+        &with(&format!(
+            "{dns}[[dns.records]]\nname = \"_sip._tls\"\ntype = \"SRV\"\nvalue = \"0 0 443\"\n"
+        )),
+        "invalid-record",
+    );
+    only(
+        &with(&format!(
+            "{dns}[[dns.records]]\nname = \"v6\"\ntype = \"AAAA\"\nvalue = \"192.0.2.1\"\n"
+        )),
+        "invalid-record",
+    );
+}
+
+#[test]
+fn a_zone_in_no_dns_view_is_a_warning() {
+    let c = with("[dns]\napex = \"example.com\"\n[dns.views.outside]\nzones = [\"internet\"]\n");
+    only(&c, "zone-without-view");
+}
+
+#[test]
+fn a_broken_entry_is_reported_once_not_again_by_every_reference() {
+    // The listener's address is wrong; the route that names it must not add
+    // "listener does not exist".
+    let c = check(&BASE.replace("address = \"192.0.2.10\"", "address = \"192.0.2.300\""));
+    only(&c, "invalid-address");
+}
+
+#[test]
+fn a_lone_value_is_read_as_a_list_of_one() {
+    let plan = check(&BASE.replace("hosts = [\"www.example.com\"]", "hosts = \"www.example.com\""))
+        .plan
+        .unwrap();
+    assert_eq!(plan.topology.routes[0].hosts.len(), 1);
+}
+
+#[test]
+fn keywords_are_case_insensitive_but_names_are_not() {
+    assert_eq!(
+        check(&BASE.replace("protocol = \"http\"", "protocol = \"HTTP\""))
+            .plan
+            .unwrap()
+            .topology
+            .listeners[0]
+            .protocol
+            .value,
+        Protocol::Http
+    );
+    only(
+        &check(&BASE.replace("pool = \"web\"\n", "pool = \"Web\"\n")),
+        "unknown-reference",
+    );
+}
+
+#[test]
+fn diagnostics_come_out_in_file_order() {
+    let c = check(
+        &BASE
+            .replace("product = \"generic\"", "product = \"genric\"")
+            .replace("port = 80", "port = 0"),
+    );
+    let starts: Vec<usize> = c.diagnostics.iter().map(|d| d.span.clone().unwrap().start).collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted);
+    assert_eq!(c.errors(), 2, "{:#?}", c.diagnostics);
+}
