@@ -5,3 +5,5 @@
 
 pub mod explain;
 pub mod flows;
+
+pub use flows::{verify, Finding, Flow, FlowError, Report};
