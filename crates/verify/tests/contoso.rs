@@ -32,11 +32,18 @@ fn contoso_meets_every_declared_reach() {
 }
 
 #[test]
-fn contoso_lets_lync_sip_through_the_vpn_and_directaccess() {
-    // A genuine deviation from the poster, reported to the topology's owner:
-    // the ACL rule lync-sip-inside and the internal DNS view give VPN and
-    // DirectAccess clients the Lync pool.
-    assert_eq!(finding_ids(&contoso()), ["lync-over-vpn", "lync-over-directaccess"]);
+fn contoso_keeps_lync_out_of_the_vpn_and_directaccess_tunnels() {
+    // Lync SIP is for the intranet and the Edge; remote clients use the Edge.
+    assert!(finding_ids(&contoso()).is_empty(), "{:#?}", contoso().findings);
+    let r = contoso();
+    let zones: Vec<&str> = r
+        .flows
+        .iter()
+        .filter(|f| f.target.label() == "pool01.contoso.com:5061" && f.access.is_open())
+        .map(|f| f.zone.as_str())
+        .collect();
+    assert!(!zones.contains(&"vpn") && !zones.contains(&"directaccess"), "{zones:?}");
+    assert!(zones.contains(&"intranet"), "{zones:?}");
 }
 
 #[test]
@@ -57,7 +64,7 @@ fn contoso_smtp_reaches_exchange_from_eop_only() {
     let open: Vec<(Option<&str>, &str)> = r
         .flows
         .iter()
-        .filter(|f| f.target.label() == "mail.contoso.com:25" && f.access.is_open())
+        .filter(|f| f.target.label() == "smtp.contoso.com:25" && f.access.is_open())
         .map(|f| (f.user_type.as_deref(), f.zone.as_str()))
         .collect();
     assert_eq!(open, [(None, "eop")]);
@@ -88,7 +95,7 @@ fn contoso_text_report_lists_each_user_type_and_ends_with_the_counts() {
     );
     assert!(
         text.trim_end()
-            .ends_with("0 errors, 2 findings (2 warnings, 0 info), 216 flows"),
+            .ends_with("0 errors, 0 findings (0 warnings, 0 info), 187 flows"),
         "{text}"
     );
 }

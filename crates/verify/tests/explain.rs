@@ -43,6 +43,11 @@ fn reaching_cases() -> Vec<Case> {
             Pool("lync-edge"),
         ),
         (
+            "internet-sipexternal-cname",
+            "192.0.2.99 sipexternal.contoso.com tcp/5061",
+            Pool("lync-edge"),
+        ),
+        (
             "partners-v6-xmpp-federation",
             "2001:db8:100::20 sip.contoso.com tcp/5269",
             Pool("lync-edge"),
@@ -167,7 +172,7 @@ fn reaching_cases() -> Vec<Case> {
             Pool("office-web-apps"),
         ),
         // Exchange Online Protection and the DNS server
-        ("eop-smtp", "40.107.3.4 mail.contoso.com tcp/25", Pool("exchange-smtp")),
+        ("eop-smtp", "40.107.3.4 smtp.contoso.com tcp/25", Pool("exchange-smtp")),
         ("intranet-dns-query", "10.1.2.3 10.0.10.53 udp/53", Expect::Answered),
         (
             "internet-meet-over-http-redirects",
@@ -194,8 +199,13 @@ fn denial_cases() -> Vec<Case> {
         ),
         (
             "vpn-admin-hidden-404",
-            "10.200.7.7 admin.contoso.com tcp/443",
+            "10.200.7.7 10.0.10.10 tcp/443 --host admin.contoso.com",
             Denied(Route, NotFound),
+        ),
+        (
+            "vpn-admin-not-in-dns",
+            "10.200.7.7 admin.contoso.com tcp/443",
+            Denied(Dns, NoAnswer),
         ),
         (
             "internet-smtp-by-address",
@@ -204,7 +214,7 @@ fn denial_cases() -> Vec<Case> {
         ),
         (
             "internet-smtp-by-name",
-            "192.0.2.99 mail.contoso.com tcp/25",
+            "192.0.2.99 smtp.contoso.com tcp/25",
             Denied(Gateway, Closed),
         ),
         ("eop-https", "40.92.1.1 203.0.113.10 tcp/443", Denied(Gateway, Closed)),
@@ -226,7 +236,7 @@ fn denial_cases() -> Vec<Case> {
         (
             "edge-http-internal",
             "172.16.2.5 10.0.10.10 tcp/80 --host mail.contoso.com",
-            Denied(Listener, Closed),
+            Denied(Gateway, Closed),
         ),
         (
             "internet-pool01",
@@ -235,7 +245,7 @@ fn denial_cases() -> Vec<Case> {
         ),
         (
             "internet-pop3-cleartext",
-            "192.0.2.99 10.0.10.25 tcp/110",
+            "192.0.2.99 10.0.10.10 tcp/110",
             Denied(Gateway, Closed),
         ),
         (
@@ -247,11 +257,6 @@ fn denial_cases() -> Vec<Case> {
             "internet-unused-port",
             "192.0.2.99 203.0.113.10 tcp/8443",
             Denied(Listener, NotListening),
-        ),
-        (
-            "internet-webmail-cname-404",
-            "192.0.2.99 webmail.contoso.com tcp/443 --path /owa",
-            Denied(Route, NotFound),
         ),
         (
             "internet-unknown-name",

@@ -163,8 +163,8 @@ fn pre_authentication_blocks_a_user_type_that_does_not_use_the_provider() {
     let partnerweb = net.targets.iter().find(|t| t.name == "partnerweb.contoso.com").unwrap();
     let w = net.walk(plan.zone_id("internet").unwrap(), partnerweb, Some(remote));
     let auth = w.hops.iter().find(|h| h.step == Step::Auth).unwrap();
-    assert_eq!((auth.name.as_str(), auth.outcome), ("partner-saml", Outcome::Block));
-    assert_eq!(w.auth, "partner-saml (saml)");
+    assert_eq!((auth.name.as_str(), auth.outcome), ("partner-forms", Outcome::Block));
+    assert_eq!(w.auth, "partner-forms (forms)");
     // Anybody holding the credentials gets through.
     assert_eq!(
         net.walk(plan.zone_id("internet").unwrap(), partnerweb, None).access,
@@ -219,7 +219,7 @@ fn a_vpn_flow_names_the_vpn_gateway_and_the_dns_answer() {
     assert!(f.path[1].detail.contains("VPN gateway"));
     assert_eq!(
         f.path[2].detail,
-        "DNS view internal answers intranet.contoso.com with 10.0.10.10"
+        "DNS view remote answers intranet.contoso.com with 10.0.10.10"
     );
     assert_eq!(f.entry.listener.as_deref(), Some("https-internal"));
 }
