@@ -359,3 +359,25 @@ fn diagnostics_come_out_in_file_order() {
     assert_eq!(starts, sorted);
     assert_eq!(c.errors(), 2, "{:#?}", c.diagnostics);
 }
+
+#[test]
+fn a_dns_socket_on_a_listener_address_and_port_is_an_error() {
+    let dns = "[dns]\napex = \"example.com\"\nlisten = [\"192.0.2.10:80\"]\n[dns.views.all]\nzones = [\"internet\", \"intranet\"]\n";
+    only(&with(dns), "listener-conflict");
+    assert!(with(&dns.replace(":80", ":53")).plan.is_some());
+}
+
+#[test]
+fn a_name_on_two_addresses_must_serve_the_same_ports_on_both() {
+    let dns = "[dns]\napex = \"example.com\"\n[dns.views.all]\nzones = [\"internet\", \"intranet\"]\n";
+    let second = |port: u16| {
+        format!(
+            "{dns}[pools.mail]\nservice = \"web\"\nmembers = [\"10.0.0.61\"]\n[listeners.other]\naddress = \"192.0.2.11\"\nport = {port}\nprotocol = \"tcp\"\nzones = [\"internet\"]\npool = \"mail\"\nnames = [\"www.example.com\"]\n"
+        )
+    };
+    let c = with(&second(993));
+    only(&c, "name-on-several-addresses");
+    assert!(c.diagnostics[0].message.contains("192.0.2.10 (tcp 80); 192.0.2.11 (tcp 993)"), "{}", c.diagnostics[0].message);
+    // Two VIPs serving the same port are two ways in, not a trap.
+    assert!(with(&second(80)).diagnostics.is_empty(), "{:#?}", with(&second(80)).diagnostics);
+}

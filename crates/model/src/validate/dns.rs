@@ -1,6 +1,6 @@
 //! Checks on the `[dns]` section: views, and records that parse for their type.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{check_host_name, nonzero, Names};
@@ -53,6 +53,8 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+    listen_conflicts(t, d, out);
+    split_addresses(t, d, out);
     for p in &t.pools {
         for v in &p.dns_views {
             views.check(out, &format!("pool \"{}\" answers in", p.name.value), v);
@@ -155,5 +157,83 @@ fn record_value(out: &mut Vec<Diagnostic>, r: &DnsRecord) {
             .at(r.value.span.clone())
             .label(format!("expected {expected}")),
         );
+    }
+}
+
+/// A DNS socket on the address and port of a listener would fail to bind.
+fn listen_conflicts(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
+    for addr in &d.listen {
+        let taken = t.listeners.iter().find(|l| {
+            let same = l.address.value == addr.value.ip()
+                || l.address.value.is_unspecified()
+                || addr.value.ip().is_unspecified();
+            same && l.address.value.is_ipv4() == addr.value.is_ipv4() && l.ports.value.contains(addr.value.port())
+        });
+        if let Some(l) = taken {
+            out.push(
+                Diagnostic::error(
+                    "listener-conflict",
+                    format!(
+                        "the DNS server and listener \"{}\" both listen on {}",
+                        l.name.value, addr.value
+                    ),
+                )
+                .at(addr.span.clone())
+                .label(format!("already taken by listener \"{}\"", l.name.value))
+                .hint("give the DNS server an address or port of its own"),
+            );
+        }
+    }
+}
+
+/// The ports an address serves for a name.
+type PortSet = BTreeSet<(Transport, PortRange)>;
+
+/// A name that resolves to several addresses in one view is fine when every
+/// address serves the same ports; otherwise a client that picks the wrong
+/// address finds nothing listening.
+fn split_addresses(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
+    let published = super::published_names(t);
+    for v in &d.views {
+        // name -> address -> ports served there to this view's zones
+        let mut names: BTreeMap<&str, BTreeMap<std::net::IpAddr, PortSet>> = BTreeMap::new();
+        for p in &published {
+            let Some(listener) = p
+                .listener
+                .as_ref()
+                .and_then(|n| t.listeners.iter().find(|l| &l.name.value == n))
+            else {
+                continue;
+            };
+            if v.zones.iter().any(|z| p.admits(&z.value)) {
+                names
+                    .entry(&p.name)
+                    .or_default()
+                    .entry(listener.address.value)
+                    .or_default()
+                    .insert((p.transport, p.ports));
+            }
+        }
+        for (name, addresses) in names {
+            let mut sets = addresses.values();
+            let first = sets.next();
+            if addresses.len() > 1 && sets.any(|s| Some(s) != first) {
+                let list: Vec<String> = addresses
+                    .iter()
+                    .map(|(a, ports)| {
+                        let ports: Vec<String> = ports.iter().map(|(tr, p)| format!("{} {p}", tr.keyword())).collect();
+                        format!("{a} ({})", ports.join(", "))
+                    })
+                    .collect();
+                out.push(
+                    Diagnostic::warning(
+                        "name-on-several-addresses",
+                        format!("{name} resolves to several addresses in DNS view \"{}\" that serve different ports: {}", v.name.value, list.join("; ")),
+                    )
+                    .at(v.name.span.clone())
+                    .hint("a client uses any of the addresses it is given; put every port of a name on one VIP address, or give the other address a name of its own"),
+                );
+            }
+        }
     }
 }
