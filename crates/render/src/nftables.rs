@@ -318,9 +318,9 @@ fn sockets(plan: &Plan, ids: &mut Idents) -> Vec<Socket> {
             }
         }
     }
-    // Validation rejects listeners that share a socket; a DNS socket on a
-    // listener's would still make the verdict map's elements overlap, which
-    // nft refuses, so the listener keeps it (gatehouse could not bind both).
+    // Validation rejects sockets that overlap (listeners, and DNS sockets on a
+    // listener's port). Should one slip through, nft would refuse the
+    // overlapping verdict-map elements and load nothing, so the first keeps it.
     for i in 0..out.len() {
         if let Some(earlier) = out[..i].iter().find(|e| e.skipped.is_none() && e.overlaps(&out[i])) {
             let by = earlier.listener.as_deref().unwrap_or("the DNS server").to_string();

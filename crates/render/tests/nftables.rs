@@ -192,10 +192,12 @@ fn each_listener_dispatches_to_a_chain_that_accepts_only_the_zones_it_admits() {
 }
 
 #[test]
-fn wildcard_listeners_match_their_whole_family_and_a_clashing_dns_socket_is_left_out() {
+fn wildcard_listeners_match_their_whole_family_and_dns_sockets_share_a_chain() {
     let text = nftables(&plan(EDGE_CASES));
     assert!(text.contains("0.0.0.0/0 . tcp . 8443 : goto listener_any-v4"));
-    assert!(text.contains("# left out: 192.0.2.53 udp/53 (overlaps dns-clash)"));
+    assert!(text.contains("192.0.2.53 . udp . 53 : goto dns_server"));
+    assert!(text.contains("192.0.2.53 . udp . 514 : goto listener_syslog"));
+    assert!(!text.contains("# left out"));
     assert!(text.contains("192.0.2.53 . tcp . 53 : goto dns_server"));
     assert!(text.contains("2001:db8:ffff::53 . udp . 53 : goto dns_server"));
     assert_eq!(
