@@ -159,12 +159,18 @@ impl<'a> Source<'a> {
     }
 }
 
-/// The closest candidate to `word`, if one is close enough to be a likely typo.
+/// The closest candidate to `word`, if one is close enough to be a likely typo:
+/// similar by Jaro-Winkler, or one or two edits away (a swapped pair counts as
+/// one), which catches typos in short words that Jaro-Winkler misses.
 pub fn did_you_mean<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let word = word.to_ascii_lowercase();
+    let max_edits = if word.chars().count() >= 8 { 2 } else { 1 };
     let mut best: Option<(f64, &str)> = None;
     for candidate in candidates {
-        let score = strsim::jaro_winkler(&word.to_ascii_lowercase(), &candidate.to_ascii_lowercase());
-        if score >= 0.8 && best.is_none_or(|(s, _)| score > s) {
+        let lower = candidate.to_ascii_lowercase();
+        let score = strsim::jaro_winkler(&word, &lower);
+        let close = score >= 0.8 || (word.len() >= 3 && strsim::osa_distance(&word, &lower) <= max_edits);
+        if close && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, candidate));
         }
     }
@@ -205,6 +211,8 @@ mod tests {
         assert_eq!(did_you_mean("exchange-cas2", pools), Some("exchange-cas"));
         assert_eq!(did_you_mean("shrepoint-wfe", pools), Some("sharepoint-wfe"));
         assert_eq!(did_you_mean("zzz", pools), None);
+        assert_eq!(did_you_mean("vnp", ["internet", "vpn", "edge"]), Some("vpn"));
+        assert_eq!(did_you_mean("dge", ["internet", "vpn", "edge"]), Some("edge"));
     }
 
     #[test]

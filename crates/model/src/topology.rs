@@ -60,6 +60,50 @@ pub struct Zone {
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub prefixes: Vec<Spanned<IpNet>>,
+    /// The zone's role in the reference architecture, when stated. Without
+    /// it, verification and rendering infer the role from the name,
+    /// description and prefixes.
+    pub role: Option<Spanned<ZoneRole>>,
+}
+
+/// What a zone stands for in the reference architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ZoneRole {
+    /// The public Internet: roaming users, anonymous users, public IM.
+    Internet,
+    /// Partner organisations with a trust (federation, SAML, mutual TLS).
+    Partner,
+    /// The cloud mail-hygiene service (Exchange Online Protection).
+    Hygiene,
+    /// The internal interfaces of the Lync Edge servers.
+    Edge,
+    /// Addresses handed out by a VPN gateway.
+    Vpn,
+    /// DirectAccess clients.
+    DirectAccess,
+    /// The corporate network.
+    Intranet,
+}
+
+impl ZoneRole {
+    pub const ALL: [(&'static str, ZoneRole); 7] = [
+        ("internet", ZoneRole::Internet),
+        ("partner", ZoneRole::Partner),
+        ("hygiene", ZoneRole::Hygiene),
+        ("edge", ZoneRole::Edge),
+        ("vpn", ZoneRole::Vpn),
+        ("directaccess", ZoneRole::DirectAccess),
+        ("intranet", ZoneRole::Intranet),
+    ];
+
+    pub fn keyword(self) -> &'static str {
+        keyword_of(&Self::ALL, self)
+    }
+
+    /// Whether clients in such a zone are outside the corporate network.
+    pub fn is_outside(self) -> bool {
+        matches!(self, ZoneRole::Internet | ZoneRole::Partner | ZoneRole::Hygiene)
+    }
 }
 
 /// A certificate and key, or (when no files are given) the names a

@@ -377,7 +377,34 @@ fn a_name_on_two_addresses_must_serve_the_same_ports_on_both() {
     };
     let c = with(&second(993));
     only(&c, "name-on-several-addresses");
-    assert!(c.diagnostics[0].message.contains("192.0.2.10 (tcp 80); 192.0.2.11 (tcp 993)"), "{}", c.diagnostics[0].message);
+    assert!(
+        c.diagnostics[0]
+            .message
+            .contains("192.0.2.10 (tcp 80); 192.0.2.11 (tcp 993)"),
+        "{}",
+        c.diagnostics[0].message
+    );
     // Two VIPs serving the same port are two ways in, not a trap.
-    assert!(with(&second(80)).diagnostics.is_empty(), "{:#?}", with(&second(80)).diagnostics);
+    assert!(
+        with(&second(80)).diagnostics.is_empty(),
+        "{:#?}",
+        with(&second(80)).diagnostics
+    );
+}
+
+#[test]
+fn zone_roles_are_read_and_checked() {
+    let plan = check(&BASE.replace("[zones.intranet]\n", "[zones.intranet]\nrole = \"intranet\"\n"))
+        .plan
+        .unwrap();
+    let role = plan.topology.zones[1].role.as_ref().unwrap().value;
+    assert_eq!(role, gatehouse_model::topology::ZoneRole::Intranet);
+    assert!(!role.is_outside());
+    let c = check(&BASE.replace("[zones.intranet]\n", "[zones.intranet]\nrole = \"vnp\"\n"));
+    only(&c, "invalid-value");
+    assert_eq!(c.diagnostics[0].label.as_deref(), Some("did you mean \"vpn\"?"));
+    only(
+        &check(&BASE.replace("[zones.internet]\n", "[zones.internet]\nrole = \"intranet\"\n")),
+        "inside-default-zone",
+    );
 }

@@ -71,11 +71,13 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
             t.unusable.push(("zones", name.value.clone()));
         }
         let description = f.str(ctx, "description").map(|s| s.value);
+        let role = f.keyword(ctx, "role", &ZoneRole::ALL);
         f.finish(ctx);
         t.zones.push(Zone {
             name,
             description,
             prefixes,
+            role,
         });
     });
     top.named_tables(&mut ctx, "certificates", "certificate", |ctx, name, mut f| {

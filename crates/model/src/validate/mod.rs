@@ -144,6 +144,23 @@ impl<'t> Validator<'t> {
                 )));
             }
         }
+        for z in t.zones.iter().filter(|z| z.name.value == t.default_zone.value) {
+            if let Some(role) = z.role.as_ref().filter(|r| !r.value.is_outside()) {
+                self.out.push(
+                    Diagnostic::warning(
+                        "inside-default-zone",
+                        format!(
+                            "the default zone \"{}\" has the inside role \"{}\"",
+                            z.name.value,
+                            role.value.keyword()
+                        ),
+                    )
+                    .at(role.span.clone())
+                    .label("every address no prefix matches would count as inside")
+                    .hint("the default zone holds the whole Internet; give it `role = \"internet\"`"),
+                );
+            }
+        }
         let mut seen: HashMap<ipnet::IpNet, &str> = HashMap::new();
         for z in &t.zones {
             for p in &z.prefixes {

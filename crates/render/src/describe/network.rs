@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use gatehouse_model::topology::{
-    AuthMethod, Listener, Pool, PortRange, Product, Route, Tier, TrafficClass, Transport, UserType, Zone,
+    AuthMethod, Listener, Pool, PortRange, Product, Route, Tier, TrafficClass, Transport, UserType, Zone, ZoneRole,
 };
 use gatehouse_model::Plan;
 
@@ -253,18 +253,29 @@ impl<'a> Network<'a> {
             .iter()
             .filter(|u| u.zones.iter().any(|z| z.value == name))
             .collect();
-        let outside = zone_outside(t, zone);
+        let role = zone.role.as_ref().map(|r| r.value);
+        let outside = role.map_or_else(|| zone_outside(t, zone), ZoneRole::is_outside);
         // Inside addresses of a user type that also comes from outside: its
         // clients arrive through a tunnel from the Internet.
-        let remote_access = (!outside
-            && user_types.iter().any(|u| {
-                u.zones
-                    .iter()
-                    .filter_map(|z| t.zones.iter().find(|x| x.name.value == z.value))
-                    .any(|z| zone_outside(t, z))
-            }))
-        .then(|| remote_access_kind(zone));
-        let mail_hygiene = user_types.is_empty()
+        let remote_access = match role {
+            Some(ZoneRole::Vpn) => Some(RemoteAccess::Vpn),
+            Some(ZoneRole::DirectAccess) => Some(RemoteAccess::DirectAccess),
+            Some(_) => None,
+            None => (!outside
+                && user_types.iter().any(|u| {
+                    u.zones
+                        .iter()
+                        .filter_map(|z| t.zones.iter().find(|x| x.name.value == z.value))
+                        .any(|z| {
+                            z.role
+                                .as_ref()
+                                .map_or_else(|| zone_outside(t, z), |r| r.value.is_outside())
+                        })
+                }))
+            .then(|| remote_access_kind(zone)),
+        };
+        let mail_hygiene = role.is_none_or(|r| r == ZoneRole::Hygiene)
+            && user_types.is_empty()
             && t.listeners.iter().any(|l| {
                 l.zones.iter().any(|z| z.value == name)
                     && l.pool

@@ -3,8 +3,8 @@
 //! internal side, the mail-hygiene service, or anything else; and whether it
 //! is *outside* (public) or *inside*.
 //!
-//! The topology has no key for a zone's role, so it is read from the zone's
-//! name and description (whole words, any case):
+//! A zone's `role` key says it outright. Without one, the role is read from
+//! the zone's name and description (whole words, any case):
 //! - **hygiene**: the words `eop` or `hygiene`, the phrase "Exchange Online
 //!   Protection", or a prefix inside Exchange Online Protection's published
 //!   ranges;
@@ -19,7 +19,7 @@
 
 use std::net::IpAddr;
 
-use gatehouse_model::topology::Zone;
+use gatehouse_model::topology::{Zone, ZoneRole};
 use gatehouse_model::Plan;
 use gatehouse_policy::ZoneId;
 use ipnet::IpNet;
@@ -93,8 +93,18 @@ pub fn classify(plan: &Plan) -> Vec<ZoneInfo> {
         .enumerate()
         .map(|(i, z)| {
             let is_default = &z.name.value == default;
-            let kind = if is_default { ZoneKind::Internet } else { kind_of(z) };
             let view = view_of(&z.name.value);
+            if let Some(role) = &z.role {
+                return ZoneInfo {
+                    id: ZoneId(i as u16),
+                    name: z.name.value.clone(),
+                    kind: kind_of_role(role.value),
+                    outside: role.value.is_outside(),
+                    view,
+                    empty: !is_default && z.prefixes.is_empty(),
+                };
+            }
+            let kind = if is_default { ZoneKind::Internet } else { kind_of(z) };
             let outside = match &default_view {
                 Some(dv) => is_default || view.as_ref() == Some(dv),
                 None => {
@@ -115,6 +125,18 @@ pub fn classify(plan: &Plan) -> Vec<ZoneInfo> {
             }
         })
         .collect()
+}
+
+/// The kind for a role the topology states.
+fn kind_of_role(role: ZoneRole) -> ZoneKind {
+    match role {
+        ZoneRole::Internet => ZoneKind::Internet,
+        ZoneRole::Hygiene => ZoneKind::Hygiene,
+        ZoneRole::Edge => ZoneKind::Edge,
+        ZoneRole::Vpn => ZoneKind::Vpn,
+        ZoneRole::DirectAccess => ZoneKind::DirectAccess,
+        ZoneRole::Partner | ZoneRole::Intranet => ZoneKind::Other,
+    }
 }
 
 /// The role of a zone other than the default, from its name, description and prefixes.
@@ -178,6 +200,7 @@ mod tests {
                 .iter()
                 .map(|p| Spanned::new(p.parse().unwrap(), 0..0))
                 .collect(),
+            role: None,
         }
     }
 
