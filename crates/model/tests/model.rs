@@ -408,3 +408,38 @@ fn zone_roles_are_read_and_checked() {
         "inside-default-zone",
     );
 }
+
+#[test]
+fn dns_server_settings_have_documented_defaults_and_can_be_set() {
+    let dns = "[dns]\napex = \"example.com\"\n[dns.views.all]\nzones = [\"internet\", \"intranet\"]\n";
+    let plan = with(dns).plan.unwrap();
+    let d = plan.topology.dns.as_ref().unwrap();
+    assert!(!d.wildcards && d.allow_transfer.is_empty() && d.ns.is_empty());
+    assert_eq!((d.rrl.responses_per_second, d.rrl.slip, d.rrl.ipv4_prefix, d.rrl.ipv6_prefix), (200, 2, 24, 56));
+    assert_eq!((d.max_udp_payload, d.tcp_max_connections), (1232, 512));
+    assert_eq!(d.soa.minimum.value, Duration::from_secs(300));
+    let set = dns.replace(
+        "apex = \"example.com\"\n",
+        "apex = \"example.com\"\nwildcards = true\nallow_transfer = [\"10.0.0.53\"]\nns = [\"ns1.example.com\"]\nmax_udp_payload = 4096\n[dns.soa]\nrname = \"dns-admin.example.com\"\nminimum = \"1m\"\n[dns.rrl]\nresponses_per_second = 50\nexempt = [\"10.0.0.0/8\"]\n",
+    );
+    let plan = with(&set).plan.unwrap_or_else(|| panic!("{:#?}", with(&set).diagnostics));
+    let d = plan.topology.dns.as_ref().unwrap();
+    assert!(d.wildcards);
+    assert_eq!(d.allow_transfer[0].value.to_string(), "10.0.0.53/32");
+    assert_eq!(d.soa.minimum.value, Duration::from_secs(60));
+    assert_eq!((d.rrl.responses_per_second, d.rrl.exempt.len(), d.max_udp_payload), (50, 1, 4096));
+    only(&with(&dns.replace("apex = \"example.com\"\n", "apex = \"example.com\"\nmax_udp_payload = 100\n")), "out-of-range");
+    only(&with(&dns.replace("apex = \"example.com\"\n", "apex = \"example.com\"\n[dns.rrl]\nipv4_prefix = 33\n")), "out-of-range");
+    only(&with(&format!("{dns}[dns.soa]\nretry = \"0s\"\n")), "zero-timeout");
+}
+
+#[test]
+fn a_cname_must_be_alone_at_its_name() {
+    let dns = "[dns]\napex = \"example.com\"\n[dns.views.all]\nzones = [\"internet\", \"intranet\"]\n";
+    let cname = |name: &str| format!("{dns}[[dns.records]]\nname = \"{name}\"\ntype = \"CNAME\"\nvalue = \"elsewhere.example.net.\"\n");
+    assert!(with(&cname("alias")).plan.is_some(), "{:#?}", with(&cname("alias")).diagnostics);
+    only(&with(&cname("@")), "cname-conflict");
+    only(&with(&cname("www")), "cname-conflict");
+    let beside = format!("{}[[dns.records]]\nname = \"alias\"\ntype = \"TXT\"\nvalue = \"hello\"\n", cname("alias"));
+    only(&with(&beside), "cname-conflict");
+}

@@ -1,5 +1,6 @@
 //! Reading a topology file into [`Topology`], collecting every problem.
 
+mod dns;
 mod pools;
 mod reader;
 mod web;
@@ -8,6 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::diag::Diagnostic;
 use crate::topology::*;
+use dns::dns;
 use pools::pool;
 use reader::{keyword, port_range, prefix, string, Ctx, Fields, Value};
 use web::{listener, reach, route};
@@ -25,6 +27,19 @@ pub mod defaults {
     pub const L4_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
     pub const DNS_TTL: Duration = Duration::from_secs(300);
     pub const DNS_BALANCED_TTL: Duration = Duration::from_secs(30);
+    pub const SOA_REFRESH: Duration = Duration::from_secs(3600);
+    pub const SOA_RETRY: Duration = Duration::from_secs(600);
+    pub const SOA_EXPIRE: Duration = Duration::from_secs(14 * 86400);
+    pub const SOA_MINIMUM: Duration = Duration::from_secs(300);
+    /// NSD's default rate.
+    pub const RRL_RESPONSES_PER_SECOND: u32 = 200;
+    pub const RRL_SLIP: u32 = 2;
+    pub const RRL_IPV4_PREFIX: u8 = 24;
+    pub const RRL_IPV6_PREFIX: u8 = 56;
+    /// The DNS Flag Day 2020 size: no IP fragmentation on almost any path.
+    pub const DNS_MAX_UDP_PAYLOAD: u16 = 1232;
+    pub const DNS_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DNS_TCP_MAX_CONNECTIONS: u32 = 512;
 }
 
 /// Parses and decodes `text`. Returns the topology when it could be read,
@@ -194,76 +209,6 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
     }
     top.finish(&mut ctx);
     (Some(t), ctx.diags)
-}
-
-fn dns(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<Dns> {
-    let apex = f.req_str(ctx, "apex", "\"contoso.com\"");
-    let ttl = f.duration(ctx, "ttl", defaults::DNS_TTL);
-    let listen = f
-        .list(ctx, "listen", |ctx, v| {
-            let s = string(ctx, v, "listen")?;
-            match s.value.parse() {
-                Ok(a) => Some(Spanned::new(a, s.span)),
-                Err(_) => {
-                    ctx.push(
-                        Diagnostic::error("invalid-address", format!("\"{}\" is not an address and port", s.value))
-                            .at(s.span)
-                            .label("expected \"203.0.113.53:53\" or \"[2001:db8::53]:53\""),
-                    );
-                    None
-                }
-            }
-        })
-        .unwrap_or_default();
-    let mut views = Vec::new();
-    f.named_tables(ctx, "views", "DNS view", |ctx, name, mut vf| {
-        let zones = vf.str_list(ctx, "zones");
-        vf.finish(ctx);
-        views.push(DnsView { name, zones });
-    });
-    let mut records = Vec::new();
-    if let Some(v) = f.take("records") {
-        match v.get_ref() {
-            DeValue::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let Some(mut rf) = Fields::of(ctx, format!("DNS record {}", i + 1), item) else {
-                        continue;
-                    };
-                    let name = rf.req_str(ctx, "name", "\"@\"");
-                    let rtype = rf.req(ctx, "type", "\"MX\"", |ctx, v| {
-                        keyword(ctx, v, "type", &RecordType::ALL)
-                    });
-                    let value = rf.req_str(ctx, "value", "\"10 mail.contoso.com.\"");
-                    let views = rf.str_list(ctx, "views");
-                    let ttl = rf.opt_duration(ctx, "ttl");
-                    rf.finish(ctx);
-                    if let (Some(name), Some(rtype), Some(value)) = (name, rtype, value) {
-                        records.push(DnsRecord {
-                            name,
-                            rtype,
-                            value,
-                            views,
-                            ttl,
-                        });
-                    }
-                }
-            }
-            other => ctx.push(
-                reader::wrong_type("records", "an array of records", other, v.span())
-                    .hint("write each record as [[dns.records]]"),
-            ),
-        }
-    }
-    let span = f.span.clone();
-    f.finish(ctx);
-    Some(Dns {
-        apex: apex?,
-        ttl,
-        listen,
-        views,
-        records,
-        span,
-    })
 }
 
 fn acl_rule(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<AclRule> {

@@ -54,6 +54,22 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
         }
     }
     listen_conflicts(t, d, out);
+    cname_conflicts(t, d, out);
+    for n in &d.ns {
+        check_host_name(out, n, false);
+    }
+    for n in d.soa.mname.iter().chain(d.soa.rname.iter()) {
+        check_host_name(out, n, false);
+    }
+    for (value, key) in [
+        (&d.soa.refresh, "refresh"),
+        (&d.soa.retry, "retry"),
+        (&d.soa.expire, "expire"),
+        (&d.soa.minimum, "minimum"),
+    ] {
+        nonzero(out, value, key, "[dns.soa]");
+    }
+    nonzero(out, &d.tcp_idle_timeout, "tcp_idle_timeout", "[dns]");
     split_addresses(t, d, out);
     for p in &t.pools {
         for v in &p.dns_views {
@@ -234,6 +250,68 @@ fn split_addresses(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
                     .hint("a client uses any of the addresses it is given; put every port of a name on one VIP address, or give the other address a name of its own"),
                 );
             }
+        }
+    }
+}
+
+/// The fully qualified, lower-case owner name of a record.
+fn owner(apex: &str, name: &str) -> String {
+    match name {
+        "@" => apex.to_string(),
+        n if n.ends_with('.') => n.trim_end_matches('.').to_ascii_lowercase(),
+        n => format!("{}.{apex}", n.to_ascii_lowercase()),
+    }
+}
+
+/// A CNAME must be the only record at its name (RFC 1034 section 3.6.2), so
+/// it cannot sit at the apex (SOA, NS), beside another record in a view it
+/// shares, or on a name a listener publishes (its generated A/AAAA).
+fn cname_conflicts(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
+    let apex = d.apex.value.trim_end_matches('.').to_ascii_lowercase();
+    let published = super::published_names(t);
+    let shares_view = |a: &DnsRecord, b: &DnsRecord| {
+        a.views.is_empty() || b.views.is_empty() || a.views.iter().any(|v| b.views.iter().any(|w| w.value == v.value))
+    };
+    for (i, r) in d
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.rtype.value == RecordType::Cname)
+    {
+        let name = owner(&apex, &r.name.value);
+        let clash = if name == apex {
+            Some("the zone apex, which holds the SOA and NS records".to_string())
+        } else if let Some(other) = d
+            .records
+            .iter()
+            .enumerate()
+            .find(|(j, o)| *j != i && owner(&apex, &o.name.value) == name && shares_view(r, o))
+        {
+            Some(format!(
+                "a name that also has a {} record",
+                other.1.rtype.value.keyword()
+            ))
+        } else {
+            published
+                .iter()
+                .find(|p| p.name == name && p.listener.is_some())
+                .map(|p| {
+                    format!(
+                        "a name that listener \"{}\" publishes",
+                        p.listener.as_deref().unwrap_or_default()
+                    )
+                })
+        };
+        if let Some(clash) = clash {
+            out.push(
+                Diagnostic::error(
+                    "cname-conflict",
+                    format!("the CNAME record \"{}\" is on {clash}", r.name.value),
+                )
+                .at(r.name.span.clone())
+                .label("a CNAME must be the only record at its name")
+                .hint("give the alias a name of its own, or use A/AAAA records instead"),
+            );
         }
     }
 }
