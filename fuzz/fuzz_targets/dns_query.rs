@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
     let snap = engine.current().load_full();
     let mut worker = Worker::new(0);
     let mut out = Vec::new();
-    if engine.respond(&snap, &mut worker, msg, src, transport, &mut out) == Verdict::Drop {
+    if engine.respond(&snap, &mut worker, msg, src, transport, 53, &mut out) == Verdict::Drop {
         return;
     }
     assert!(out.len() >= 12, "response shorter than a header");

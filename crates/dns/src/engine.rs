@@ -221,7 +221,10 @@ impl Engine {
         total
     }
 
-    /// Answers one message from `src` into `out` (cleared first).
+    /// Answers one message from `src`, received on local `port`, into `out`
+    /// (cleared first). The gateway ACL judges the port the query arrived on,
+    /// as the nftables export does.
+    #[allow(clippy::too_many_arguments)]
     pub fn respond(
         &self,
         snap: &Snapshot,
@@ -229,13 +232,14 @@ impl Engine {
         msg: &[u8],
         src: IpAddr,
         transport: Transport,
+        port: u16,
         out: &mut Vec<u8>,
     ) -> Verdict {
         out.clear();
         let plan = &snap.plan;
         // gate
         let zone = plan.classify(src);
-        let decision = plan.gateway(zone, src, transport, 53);
+        let decision = plan.gateway(zone, src, transport, port);
         snap.acl[w.shard % snap.acl.len()].count(&decision);
         if !decision.is_allowed() {
             snap.stats.event(w.shard, Event::AclDrop);

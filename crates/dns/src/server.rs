@@ -241,6 +241,7 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 fn udp_loop(sock: UdpSocket, engine: &Engine, shard: usize, stop: &AtomicBool) {
     let mut batch = crate::batch::Batch::default();
     let mut w = Worker::new(shard);
+    let port = sock.local_addr().map_or(53, |a| a.port());
     let mut cache = arc_swap::Cache::new(engine.current());
     while !stop.load(Ordering::Relaxed) {
         let n = match batch.recv(&sock) {
@@ -256,7 +257,7 @@ fn udp_loop(sock: UdpSocket, engine: &Engine, shard: usize, stop: &AtomicBool) {
             let (msg, src) = batch.datagram(i);
             // Port 0 cannot be answered; such packets are forged.
             if let Some(src) = src.filter(|s| s.port() != 0) {
-                if engine.respond(snap, &mut w, msg, src.ip(), Transport::Udp, &mut out) == Verdict::Drop {
+                if engine.respond(snap, &mut w, msg, src.ip(), Transport::Udp, port, &mut out) == Verdict::Drop {
                     out.clear();
                 }
             }
@@ -272,6 +273,7 @@ fn udp_loop(sock: UdpSocket, engine: &Engine, shard: usize, stop: &AtomicBool) {
     let mut buf = [0u8; 4096];
     let mut out = Vec::with_capacity(4096);
     let mut w = Worker::new(shard);
+    let port = sock.local_addr().map_or(53, |a| a.port());
     let mut cache = arc_swap::Cache::new(engine.current());
     while !stop.load(Ordering::Relaxed) {
         let Ok((n, src)) = sock.recv_from(&mut buf) else {
@@ -281,7 +283,7 @@ fn udp_loop(sock: UdpSocket, engine: &Engine, shard: usize, stop: &AtomicBool) {
             continue;
         }
         let snap = cache.load();
-        if engine.respond(snap, &mut w, &buf[..n], src.ip(), Transport::Udp, &mut out) == Verdict::Send {
+        if engine.respond(snap, &mut w, &buf[..n], src.ip(), Transport::Udp, port, &mut out) == Verdict::Send {
             let _ = sock.send_to(&out, src);
         }
     }
@@ -331,6 +333,7 @@ async fn tcp_main(
 
 async fn tcp_conn(mut stream: tokio::net::TcpStream, src: SocketAddr, engine: &Engine, mut w: Worker, idle: Duration) {
     let _ = stream.set_nodelay(true);
+    let port = stream.local_addr().map_or(53, |a| a.port());
     let mut buf = Vec::new();
     let mut out = Vec::with_capacity(4096);
     loop {
@@ -345,7 +348,7 @@ async fn tcp_conn(mut stream: tokio::net::TcpStream, src: SocketAddr, engine: &E
             _ => return,
         }
         let snap = engine.current().load_full();
-        if engine.respond(&snap, &mut w, &buf, src.ip(), Transport::Tcp, &mut out) == Verdict::Drop {
+        if engine.respond(&snap, &mut w, &buf, src.ip(), Transport::Tcp, port, &mut out) == Verdict::Drop {
             return;
         }
         let mut framed = Vec::with_capacity(out.len() + 2);

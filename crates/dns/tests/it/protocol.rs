@@ -158,6 +158,19 @@ fn clients_denied_by_the_gateway_acl_are_dropped_and_counted() {
 }
 
 #[test]
+fn the_gateway_acl_judges_the_port_the_query_arrives_on() {
+    // Only port 53 is open: a server on another port answers nobody.
+    let text = TOPOLOGY
+        .replace("{SIP_PORT}", "5061")
+        .replace("ports = [53, \"1024-65535\"]", "ports = [53]");
+    let s = DnsServer::start(plan_from(&text), Arc::new(AllUp), &["127.0.0.1:0".parse().unwrap()]).unwrap();
+    let addr = s.local_addrs()[0];
+    assert_ne!(addr.port(), 53);
+    assert!(raw(addr, INTRANET, &query(1, "mail.contoso.com", 1)).is_none());
+    assert!(s.stats().acl_dropped >= 1, "{:?}", s.stats());
+}
+
+#[test]
 fn zone_without_a_view_is_refused() {
     let (_s, addr) = server();
     let r = dig(addr, LAB, &["A", "mail.contoso.com"]);
