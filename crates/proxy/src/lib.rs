@@ -1,1 +1,351 @@
-//! Placeholder; see Cargo.toml for this crate's purpose.
+//! The gatehouse TLS-terminating HTTP reverse proxy.
+//!
+//! [`HttpProxy`] binds every `http` and `https` listener of a [`Plan`]
+//! (`tcp`/`udp` listeners belong to the L4 runtime) and runs each connection
+//! through the named phases of [`phases`]: accept (zone + ACL, before TLS),
+//! handshake (SNI, ALPN), route (host + longest prefix), admit (auth policy),
+//! pick ([`MemberPicker`]), forward (streaming, pinning, timeouts) and log
+//! ([`AccessLog`]).
+//!
+//! What it does for the products it publishes, with nothing to configure:
+//! NTLM/Negotiate connections are pinned (HTTP/2 clients are told
+//! `HTTP_1_1_REQUIRED`); bodies stream both ways unbuffered (1 GiB
+//! `RPC_IN_DATA` uploads, MAPI/HTTP `PENDING` keep-alives); route timeouts
+//! default to values that keep long polls alive; Exchange virtual directories
+//! match case-insensitively; `Upgrade` requests are tunnelled; requests with
+//! ambiguous framing get 400 and never reach a backend.
+//!
+//! Settings the topology has no keys for yet live in [`ProxyConfig`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use gatehouse_model::Plan;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+mod affinity;
+mod body;
+pub mod config;
+mod conn;
+mod exchange;
+mod forward;
+mod guard;
+pub mod headers;
+pub mod pages;
+pub mod phases;
+pub mod picker;
+mod routing;
+mod state;
+mod tls;
+mod tunnel;
+mod upstream;
+mod warnings;
+
+pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};
+pub use exchange::{AccessLog, AccessRecord, TracingAccessLog};
+pub use picker::{AffinityHint, EjectionPolicy, MemberPicker, PickRequest, RoundRobinPicker};
+pub use warnings::{certificate_warnings, certificate_warnings_at, CertificateWarning, EXPIRY_WARNING};
+
+use state::PlanState;
+
+/// Why the proxy could not start or reload. The message says what to fix.
+#[derive(Debug)]
+pub enum ProxyError {
+    Certificate {
+        certificate: String,
+        message: String,
+    },
+    Listener {
+        listener: String,
+        message: String,
+    },
+    Backend {
+        pool: String,
+        message: String,
+    },
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl ProxyError {
+    pub(crate) fn certificate(name: &str, message: impl Into<String>) -> Self {
+        ProxyError::Certificate {
+            certificate: name.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyError::Certificate { certificate, message } => write!(f, "certificate \"{certificate}\": {message}"),
+            ProxyError::Listener { listener, message } => write!(f, "listener \"{listener}\": {message}"),
+            ProxyError::Backend { pool, message } => write!(f, "backend TLS of pool \"{pool}\": {message}"),
+            ProxyError::Bind { address, source } => write!(
+                f,
+                "cannot listen on {address}: {source} (is another program using the port, or is the address not on this host?)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ProxyError {}
+
+/// How to run the proxy beyond the plan itself.
+pub struct ProxyOptions {
+    /// The topology file's directory: certificate paths are relative to it.
+    pub base_dir: PathBuf,
+    pub config: ProxyConfig,
+    /// Member selection; the default is [`RoundRobinPicker`].
+    pub picker: Arc<dyn MemberPicker>,
+    /// Where access records go; the default is [`TracingAccessLog`].
+    pub access_log: Arc<dyn AccessLog>,
+}
+
+impl ProxyOptions {
+    pub fn new(base_dir: impl Into<PathBuf>) -> Self {
+        ProxyOptions {
+            base_dir: base_dir.into(),
+            config: ProxyConfig::default(),
+            picker: Arc::new(RoundRobinPicker::default()),
+            access_log: Arc::new(TracingAccessLog),
+        }
+    }
+}
+
+/// Counts live client connections so that shutdown can wait for them.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    live: AtomicUsize,
+    idle: Notify,
+}
+
+pub(crate) struct Live(Arc<Tracker>);
+
+impl Tracker {
+    pub fn enter(self: &Arc<Self>) -> Live {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Live(self.clone())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if self.0.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// What every connection of every plan shares.
+pub(crate) struct Shared {
+    pub config: ProxyConfig,
+    pub picker: Arc<dyn MemberPicker>,
+    pub access_log: Arc<dyn AccessLog>,
+    pub signer: affinity::CookieSigner,
+    pub upstreams: Arc<upstream::Upstreams>,
+    pub tracker: Arc<Tracker>,
+    /// 0 running, 1 graceful shutdown, 2 close everything now.
+    pub stop: watch::Sender<u8>,
+}
+
+/// The running proxy.
+pub struct HttpProxy {
+    shared: Arc<Shared>,
+    current: Arc<ArcSwap<PlanState>>,
+    sockets: Mutex<HashMap<SocketAddr, JoinHandle<()>>>,
+    base_dir: PathBuf,
+    generated: tls::GeneratedCache,
+}
+
+impl HttpProxy {
+    /// Starts with default options; certificate paths are relative to `base_dir`.
+    pub async fn start(plan: Arc<Plan>, base_dir: impl Into<PathBuf>) -> Result<HttpProxy, ProxyError> {
+        Self::start_with(plan, ProxyOptions::new(base_dir)).await
+    }
+
+    /// Loads certificates, binds every http/https listener of `plan` and
+    /// starts accepting. Fails without binding anything if a certificate or
+    /// backend TLS setting is unusable.
+    pub async fn start_with(plan: Arc<Plan>, options: ProxyOptions) -> Result<HttpProxy, ProxyError> {
+        let generated = tls::GeneratedCache::default();
+        let state = PlanState::build(plan, &options.config, &options.base_dir, &generated)?;
+        let (stop, _) = watch::channel(0u8);
+        let shared = Arc::new(Shared {
+            signer: affinity::CookieSigner::new(options.config.affinity_secret.as_deref()),
+            upstreams: Arc::new(upstream::Upstreams::new(&options.config)),
+            config: options.config,
+            picker: options.picker,
+            access_log: options.access_log,
+            tracker: Arc::default(),
+            stop,
+        });
+        let proxy = HttpProxy {
+            shared,
+            current: Arc::new(ArcSwap::from_pointee(state)),
+            sockets: Mutex::new(HashMap::new()),
+            base_dir: options.base_dir,
+            generated,
+        };
+        proxy.bind_missing().await?;
+        Ok(proxy)
+    }
+
+    /// Swaps in a new plan atomically. New connections use it; connections
+    /// in flight finish on the plan they were accepted under. Listeners that
+    /// appeared are bound, listeners that went away stop accepting. On error
+    /// the old plan stays in force.
+    pub async fn reload(&self, plan: Arc<Plan>) -> Result<(), ProxyError> {
+        let state = PlanState::build(plan, &self.shared.config, &self.base_dir, &self.generated)?;
+        // Bind the new listeners before swapping, so that a port in use
+        // leaves the old plan fully in force.
+        let fresh = self.bind_new(&state).await?;
+        let wanted: Vec<SocketAddr> = state.listeners.keys().copied().collect();
+        self.current.store(Arc::new(state));
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.retain(|addr, task| {
+            let keep = wanted.contains(addr);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (addr, socket) in fresh {
+            tracing::info!(%addr, "listening");
+            let task = tokio::spawn(accept_loop(self.shared.clone(), self.current.clone(), socket, addr));
+            sockets.insert(addr, task);
+        }
+        Ok(())
+    }
+
+    /// Binds the listeners of `state` that are not bound yet; all or none.
+    async fn bind_new(&self, state: &PlanState) -> Result<Vec<(SocketAddr, TcpListener)>, ProxyError> {
+        let mut addrs: Vec<SocketAddr> = state.listeners.keys().copied().collect();
+        addrs.sort();
+        let mut fresh = Vec::new();
+        for addr in addrs {
+            if self
+                .sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&addr)
+            {
+                continue;
+            }
+            let socket = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ProxyError::Bind { address: addr, source })?;
+            fresh.push((addr, socket));
+        }
+        Ok(fresh)
+    }
+
+    async fn bind_missing(&self) -> Result<(), ProxyError> {
+        let state = self.current.load_full();
+        let fresh = self.bind_new(&state).await?;
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        for (addr, socket) in fresh {
+            tracing::info!(%addr, "listening");
+            let task = tokio::spawn(accept_loop(self.shared.clone(), self.current.clone(), socket, addr));
+            sockets.insert(addr, task);
+        }
+        Ok(())
+    }
+
+    /// The addresses being listened on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        let mut v: Vec<SocketAddr> = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Hits per gateway ACL rule of the current plan (the last entry is the
+    /// implicit deny), counted in the accept phase of HTTP listeners.
+    pub fn acl_hits(&self) -> Vec<u64> {
+        self.current.load().counters.snapshot()
+    }
+
+    /// Live client connections.
+    pub fn connections(&self) -> usize {
+        self.shared.tracker.live.load(Ordering::SeqCst)
+    }
+
+    /// Stops accepting, lets requests in flight finish until `deadline`
+    /// from now, then closes whatever is left.
+    pub async fn shutdown(self, deadline: Duration) {
+        for (_, task) in self.sockets.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+            task.abort();
+        }
+        let _ = self.shared.stop.send(1);
+        let until = Instant::now() + deadline;
+        let tracker = self.shared.tracker.clone();
+        loop {
+            let notified = tracker.idle.notified();
+            if tracker.live.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(until.into(), notified).await.is_err() {
+                break;
+            }
+        }
+        let _ = self.shared.stop.send(2);
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                let notified = tracker.idle.notified();
+                if tracker.live.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                notified.await;
+            }
+        })
+        .await;
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, current: Arc<ArcSwap<PlanState>>, socket: TcpListener, addr: SocketAddr) {
+    loop {
+        let (tcp, peer) = match socket.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::warn!(%addr, "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let state = current.load_full();
+        let Some(listener) = state.listeners.get(&addr).cloned() else {
+            continue;
+        };
+        let Some(zone) = phases::accept(&state, &listener, peer) else {
+            continue;
+        };
+        let permit = match &listener.limit {
+            Some(limit) => match limit.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    tracing::info!(listener = %listener.name, "connection limit reached; closing");
+                    continue;
+                }
+            },
+            None => None,
+        };
+        tokio::spawn(conn::serve(shared.clone(), state, listener, tcp, peer, zone, permit));
+    }
+}

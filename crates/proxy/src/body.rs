@@ -1,0 +1,233 @@
+//! Streaming bodies. Nothing here buffers: each wrapper passes frames on as
+//! they arrive, counts bytes, and enforces a timeout on the gap between
+//! frames.
+//!
+//! - [`RequestBody`]: client to backend, with the client body-read timeout.
+//! - [`ProxyBody`]: what the client receives; either a page gatehouse wrote
+//!   or the backend's body with the route's idle and total timeouts. When the
+//!   backend body ends, its [`Exchange`] finishes (the backend connection goes
+//!   back to its pool, the member is released, the access log is written).
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::time::Sleep;
+
+use crate::exchange::Exchange;
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// When bytes last moved in either direction of one exchange: an upload in
+/// progress keeps the wait for the response alive, and the other way round.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    base: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    pub fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            base: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    pub fn touch(&self) {
+        self.last_ms
+            .store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// When the exchange counts as idle if nothing moves before then.
+    pub fn deadline(&self, idle: Duration) -> Instant {
+        self.base + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle
+    }
+}
+
+/// A timeout error that names what ran out.
+#[derive(Debug)]
+pub(crate) struct TimedOut(pub &'static str);
+
+impl std::fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} timed out", self.0)
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Polls a gap timer: Ready(true) when `deadline()` has really passed.
+fn gap_expired(sleep: &mut Option<Pin<Box<Sleep>>>, deadline: Instant, cx: &mut Context<'_>) -> bool {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    let s = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    if s.deadline() != deadline {
+        s.as_mut().reset(deadline);
+    }
+    s.as_mut().poll(cx).is_ready()
+}
+
+use std::future::Future;
+
+/// The client's request body on its way to a backend.
+pub(crate) struct RequestBody {
+    inner: Option<Incoming>,
+    activity: Arc<Activity>,
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    pub bytes: Arc<AtomicU64>,
+}
+
+impl RequestBody {
+    pub fn new(inner: Option<Incoming>, activity: Arc<Activity>, timeout: Duration) -> Self {
+        RequestBody {
+            inner,
+            activity,
+            timeout,
+            sleep: None,
+            bytes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.activity.touch();
+                if let Some(d) = frame.data_ref() {
+                    this.bytes.fetch_add(d.len() as u64, Ordering::Relaxed);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                if gap_expired(&mut this.sleep, this.activity.deadline(this.timeout), cx) {
+                    return Poll::Ready(Some(Err(Box::new(TimedOut("client body read")))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.as_ref().map_or(SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+/// A backend body on its way to the client.
+pub(crate) struct UpstreamBody {
+    pub inner: Incoming,
+    pub activity: Arc<Activity>,
+    pub idle: Duration,
+    pub total: Option<Instant>,
+    pub sleep: Option<Pin<Box<Sleep>>>,
+    pub exchange: Option<Exchange>,
+}
+
+/// The body of every response gatehouse sends.
+pub(crate) enum ProxyBody {
+    Full(Option<Bytes>),
+    Upstream(Box<UpstreamBody>),
+}
+
+impl ProxyBody {
+    pub fn full(b: impl Into<Bytes>) -> Self {
+        ProxyBody::Full(Some(b.into()))
+    }
+    pub fn empty() -> Self {
+        ProxyBody::Full(None)
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ProxyBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ProxyBody::Upstream(u) => {
+                let u = &mut **u;
+                match Pin::new(&mut u.inner).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        u.activity.touch();
+                        if let (Some(d), Some(x)) = (frame.data_ref(), u.exchange.as_ref()) {
+                            x.bytes_out.fetch_add(d.len() as u64, Ordering::Relaxed);
+                        }
+                        // hyper stops polling once a sized body says it has ended,
+                        // so the exchange must finish here, not on a later `None`.
+                        if u.inner.is_end_stream() {
+                            if let Some(mut x) = u.exchange.take() {
+                                x.completed = true;
+                            }
+                        }
+                        Poll::Ready(Some(Ok(frame)))
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        if let Some(x) = u.exchange.as_mut() {
+                            x.outcome = Some("backend body error");
+                        }
+                        u.exchange = None;
+                        Poll::Ready(Some(Err(e.into())))
+                    }
+                    Poll::Ready(None) => {
+                        if let Some(mut x) = u.exchange.take() {
+                            x.completed = true;
+                        }
+                        Poll::Ready(None)
+                    }
+                    Poll::Pending => {
+                        let mut deadline = u.activity.deadline(u.idle);
+                        let mut what = "idle";
+                        if let Some(t) = u.total.filter(|t| *t < deadline) {
+                            deadline = t;
+                            what = "total";
+                        }
+                        if gap_expired(&mut u.sleep, deadline, cx) {
+                            if let Some(mut x) = u.exchange.take() {
+                                x.outcome = Some(if what == "idle" {
+                                    "idle timeout"
+                                } else {
+                                    "total timeout"
+                                });
+                            }
+                            return Poll::Ready(Some(Err(Box::new(TimedOut(what)))));
+                        }
+                        Poll::Pending
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Full(b) => b.is_none(),
+            ProxyBody::Upstream(u) => u.inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            ProxyBody::Upstream(u) => u.inner.size_hint(),
+        }
+    }
+}

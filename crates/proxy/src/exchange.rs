@@ -1,0 +1,113 @@
+//! The *log* phase: one access-log line per request, on every outcome, and
+//! the clean-up that must happen however an exchange ends.
+//!
+//! An [`Exchange`] travels with the response body. When it is dropped (the
+//! body ended, failed, timed out, or the client went away) it gives the
+//! backend connection back to its pool if the exchange completed cleanly,
+//! releases the member in the picker, and writes the access record.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::state::PlanState;
+use crate::upstream::{Sender, Target};
+use crate::Shared;
+
+/// One access-log line.
+#[derive(Clone, Debug)]
+pub struct AccessRecord {
+    pub client: IpAddr,
+    pub zone: Arc<str>,
+    pub listener: Arc<str>,
+    /// `-` when no route matched.
+    pub route: Arc<str>,
+    /// `host:port` of the member, `-` when none was reached.
+    pub member: Arc<str>,
+    pub method: http::Method,
+    pub host: Arc<str>,
+    pub status: u16,
+    /// Request body bytes sent on to the backend.
+    pub bytes_in: u64,
+    /// Response body bytes sent to the client.
+    pub bytes_out: u64,
+    pub duration: Duration,
+    /// Whether the request went over a pinned (NTLM/Negotiate) backend connection.
+    pub pinned: bool,
+    /// The pre-authenticated user, once pre-authentication exists.
+    pub user: Option<Arc<str>>,
+    /// Why the exchange ended early, if it did (timeouts, backend errors).
+    pub outcome: Option<&'static str>,
+}
+
+/// Where access records go. The default writes them with `tracing` (target
+/// `gatehouse::access`, level INFO).
+pub trait AccessLog: Send + Sync + 'static {
+    fn log(&self, record: &AccessRecord);
+}
+
+/// Writes access records as `tracing` events.
+#[derive(Debug, Default)]
+pub struct TracingAccessLog;
+
+impl AccessLog for TracingAccessLog {
+    fn log(&self, r: &AccessRecord) {
+        tracing::info!(
+            target: "gatehouse::access",
+            client = %r.client,
+            zone = %r.zone,
+            listener = %r.listener,
+            route = %r.route,
+            member = %r.member,
+            method = %r.method,
+            host = %r.host,
+            status = r.status,
+            bytes_in = r.bytes_in,
+            bytes_out = r.bytes_out,
+            duration_ms = r.duration.as_millis() as u64,
+            pinned = if r.pinned { "yes" } else { "no" },
+            user = r.user.as_deref().unwrap_or("-"),
+            outcome = r.outcome.unwrap_or("-"),
+        );
+    }
+}
+
+/// What must happen when an exchange ends; see the module docs.
+pub(crate) struct Exchange {
+    pub shared: Arc<Shared>,
+    pub plan: Arc<PlanState>,
+    pub record: AccessRecord,
+    pub started: Instant,
+    pub bytes_in: Arc<AtomicU64>,
+    pub bytes_out: Arc<AtomicU64>,
+    /// `(pool, member)` to release in the picker.
+    pub member: Option<(Arc<str>, usize)>,
+    /// A pooled backend connection to give back on clean completion.
+    pub reuse: Option<(Target, Sender)>,
+    pub completed: bool,
+    pub outcome: Option<&'static str>,
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        if let Some((target, sender)) = self.reuse.take() {
+            if self.completed {
+                self.shared.upstreams.put(target, sender);
+            }
+        }
+        if let Some((pool, member)) = self.member.take() {
+            if let Some(p) = self.plan.plan.pool(&pool) {
+                self.shared.picker.release(p, member);
+            }
+        }
+        let r = &mut self.record;
+        r.bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        r.bytes_out = self.bytes_out.load(Ordering::Relaxed);
+        r.duration = self.started.elapsed();
+        if !self.completed && r.outcome.is_none() {
+            r.outcome = Some(self.outcome.unwrap_or("client went away"));
+        }
+        self.shared.access_log.log(r);
+    }
+}

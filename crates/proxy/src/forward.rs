@@ -1,0 +1,386 @@
+//! The **pick** and **forward** phases: choose a member, reach it over a
+//! pooled, new or pinned backend connection, stream the request and the
+//! response, and keep the route's timeouts.
+//!
+//! - Retries: another member is tried when connecting fails (any method),
+//!   or, for idempotent methods only, when a reused connection turns out to
+//!   be dead before any byte of the request went out. Never after that.
+//! - NTLM/Negotiate pinning (HTTP/1.1 clients): a request carrying
+//!   `Authorization: NTLM|Negotiate` goes over a new dedicated connection,
+//!   and a 401 with `WWW-Authenticate: NTLM|Negotiate` dedicates the
+//!   connection it came on. From then on the client connection's requests to
+//!   that member use that backend connection only; it is never pooled and
+//!   closes with the client connection. A request to a different member
+//!   goes the ordinary way (and re-pins if it carries NTLM itself).
+//! - HTTP/2 clients: connection-bound authentication cannot work over
+//!   multiplexed streams, so such a stream is reset with
+//!   `HTTP_1_1_REQUIRED`, as IIS does; browsers and curl retry over HTTP/1.1.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse_model::topology::Affinity;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+
+use crate::affinity::strip_cookie;
+use crate::body::{Activity, BoxError, ProxyBody, RequestBody, UpstreamBody};
+use crate::conn::{ConnCtx, Pinned};
+use crate::exchange::Exchange;
+use crate::headers::{is_connection_auth, set_forwarding, strip_hop_by_hop, ForwardedFor};
+use crate::pages;
+use crate::phases::page;
+use crate::picker::{AffinityHint, PickRequest};
+use crate::routing::CompiledRoute;
+use crate::upstream::{Sender, Target};
+
+fn http11_required() -> BoxError {
+    Box::new(h2::Error::from(h2::Reason::HTTP_1_1_REQUIRED))
+}
+
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// How a backend connection was obtained.
+enum Via {
+    Pooled,
+    New,
+    Pinned,
+}
+
+/// Forwards one routed, admitted request.
+pub(crate) async fn forward(
+    ctx: Arc<ConnCtx>,
+    route: Arc<CompiledRoute>,
+    host: Arc<str>,
+    mut req: Request<Incoming>,
+    started: Instant,
+) -> Result<Response<ProxyBody>, BoxError> {
+    let shared = ctx.shared.clone();
+    let state = ctx.plan.clone();
+    let lang = pages::negotiate(req.headers());
+    let mut record = ctx.record(req.method(), host.clone(), route.name.clone(), 0);
+    let fail = |status: StatusCode, why: &'static str, record: &mut crate::exchange::AccessRecord| {
+        record.status = status.as_u16();
+        record.outcome = Some(why);
+        record.duration = started.elapsed();
+        shared.access_log.log(record);
+        Ok(page(status, lang))
+    };
+    let (Some(pool), Some(members)) = (state.plan.pool(&route.pool), state.members.get(&*route.pool)) else {
+        return fail(StatusCode::SERVICE_UNAVAILABLE, "pool missing", &mut record);
+    };
+    let wants_pin = req
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(is_connection_auth);
+    if wants_pin && ctx.h2 {
+        record.outcome = Some("NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
+        shared.access_log.log(&record);
+        return Err(http11_required());
+    }
+    let upgrade = !ctx.h2 && req.headers().contains_key(header::UPGRADE);
+    let client_upgrade: Option<OnUpgrade> = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let cookie_member = match route.affinity {
+        Affinity::Cookie => shared.signer.member_from(req.headers(), pool),
+        _ => None,
+    };
+    let hint = match (route.affinity, cookie_member) {
+        (Affinity::Cookie, Some(m)) => AffinityHint::Member(m),
+        (Affinity::SourceIp, _) => AffinityHint::SourceIp,
+        _ => AffinityHint::None,
+    };
+
+    // The request as the backend will see it.
+    let (mut parts, body) = req.into_parts();
+    let original_host: Option<HeaderValue> = match parts.uri.authority() {
+        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+        None => parts.headers.get(header::HOST).cloned(),
+    };
+    strip_hop_by_hop(&mut parts.headers, upgrade);
+    // gatehouse answered `Expect: 100-continue` itself when it began reading the body.
+    parts.headers.remove(header::EXPECT);
+    set_forwarding(
+        &mut parts.headers,
+        &ForwardedFor {
+            client: ctx.client.ip(),
+            proto: ctx.listener.proto(),
+            host: original_host.as_ref(),
+        },
+    );
+    if route.affinity == Affinity::Cookie {
+        strip_cookie(&mut parts.headers, pool);
+    }
+    let backend_host = route.host_rewrite.clone().or(original_host);
+    if let Some(h) = &backend_host {
+        parts.headers.insert(header::HOST, h.clone());
+    }
+    parts.uri = parts.uri.path_and_query().map_or_else(
+        || http::Uri::from_static("/"),
+        |pq| pq.as_str().parse().unwrap_or_default(),
+    );
+    parts.version = http::Version::HTTP_11;
+    let method = parts.method.clone();
+    let activity = Activity::new();
+    let body_timeout = shared.config.client_body_timeout.unwrap_or(route.idle_timeout);
+    let body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
+    let body = RequestBody::new(body, activity.clone(), body_timeout);
+    let bytes_in = body.bytes.clone();
+    let mut upstream_req = Request::from_parts(parts, body);
+    let total_deadline = route.total_timeout.map(|t| started + t);
+    let sni: Option<Arc<str>> = state.backend_tls.contains_key(&*route.pool).then(|| {
+        let configured = shared
+            .config
+            .backend(&route.pool)
+            .tls
+            .as_ref()
+            .and_then(|t| t.server_name.clone());
+        let from_host = backend_host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.parse::<http::uri::Authority>().ok())
+            .map(|a| a.host().to_string());
+        Arc::from(configured.or(from_host).unwrap_or_else(|| host.to_string()))
+    });
+    let target_of = |i: usize| Target {
+        host: members[i].host.clone(),
+        port: route.backend_port.or(members[i].port).unwrap_or(ctx.listener.port),
+        tls: sni.clone().map(|s| (route.pool.clone(), s)),
+    };
+
+    let mut tried: Vec<usize> = Vec::new();
+    let mut attempts = 0u32;
+    let retries = shared.config.retries;
+    loop {
+        // Pick: the pinned member if this connection has one in this pool,
+        // else whatever the picker says.
+        let pinned = take_pinned(&ctx, &route.pool, target_of);
+        let (member, via, sender) = match pinned {
+            Some(p) => (p.member, Via::Pinned, Some(p.sender)),
+            None => {
+                let Some(i) = shared.picker.pick(&PickRequest {
+                    pool,
+                    client: ctx.client.ip().to_canonical(),
+                    affinity: hint,
+                    exclude: &tried,
+                }) else {
+                    let (status, why) = if tried.is_empty() {
+                        (StatusCode::SERVICE_UNAVAILABLE, "no member available")
+                    } else {
+                        (StatusCode::BAD_GATEWAY, "no member reachable")
+                    };
+                    return fail(status, why, &mut record);
+                };
+                let pooled = if wants_pin {
+                    None
+                } else {
+                    shared.upstreams.take(&target_of(i))
+                };
+                match pooled {
+                    Some(s) => (i, Via::Pooled, Some(s)),
+                    None => (i, Via::New, None),
+                }
+            }
+        };
+        let target = target_of(member);
+        record.member = match (&members[member].label, route.backend_port) {
+            (Some(label), None) => label.clone(),
+            _ => format!("{}:{}", target.host, target.port).into(),
+        };
+        let mut sender: Sender = match sender {
+            Some(s) => s,
+            None => {
+                let tls = state.backend_tls.get(&*route.pool).cloned();
+                match shared.upstreams.connect(&target, tls, route.connect_timeout).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(route = %route.name, member = %record.member, "{e}");
+                        shared.picker.connect_failed(pool, member);
+                        tried.push(member);
+                        attempts += 1;
+                        if attempts > retries {
+                            let status = match e {
+                                crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                                _ => StatusCode::BAD_GATEWAY,
+                            };
+                            return fail(status, "connect failed", &mut record);
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        shared.picker.connected(pool, member);
+        if matches!(via, Via::Pinned | Via::Pooled) && sender.ready().await.is_err() {
+            // A reused connection died between requests; nothing was sent on
+            // it, so go again (a pin is dropped with it).
+            shared.picker.release(pool, member);
+            continue;
+        }
+        let sent = sender.try_send_request(upstream_req);
+        let outcome = wait(sent, &activity, route.idle_timeout, total_deadline).await;
+        let mut resp = match outcome {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(mut e)) => {
+                shared.picker.release(pool, member);
+                match e.take_message() {
+                    Some(r) if idempotent(&method) && attempts < retries => {
+                        tracing::debug!(route = %route.name, "dead backend connection before sending; retrying");
+                        upstream_req = r;
+                        attempts += 1;
+                        continue;
+                    }
+                    _ if client_timed_out(e.error()) => {
+                        return fail(StatusCode::REQUEST_TIMEOUT, "client body read timeout", &mut record);
+                    }
+                    _ => {
+                        tracing::warn!(route = %route.name, member = %record.member, "backend request failed: {}", e.error());
+                        return fail(StatusCode::BAD_GATEWAY, "backend request failed", &mut record);
+                    }
+                }
+            }
+            Err(what) => {
+                shared.picker.release(pool, member);
+                return fail(StatusCode::GATEWAY_TIMEOUT, what, &mut record);
+            }
+        };
+
+        // Pinning decisions on the response head.
+        let status = resp.status();
+        let backend_wants_pin = status == StatusCode::UNAUTHORIZED
+            && resp
+                .headers()
+                .get_all(header::WWW_AUTHENTICATE)
+                .iter()
+                .any(is_connection_auth);
+        if backend_wants_pin && ctx.h2 {
+            shared.picker.release(pool, member);
+            record.outcome = Some("backend asks NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
+            record.status = status.as_u16();
+            shared.access_log.log(&record);
+            return Err(http11_required());
+        }
+        let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
+        let tunnel = upgrade && status == StatusCode::SWITCHING_PROTOCOLS;
+        let mut reuse = None;
+        if tunnel {
+            let backend_upgrade = hyper::upgrade::on(&mut resp);
+            if let Some(client_upgrade) = client_upgrade {
+                tokio::spawn(crate::tunnel::run(
+                    shared.clone(),
+                    client_upgrade,
+                    backend_upgrade,
+                    route.idle_timeout,
+                ));
+            }
+        } else if pin {
+            let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
+            *slot = Some(Pinned {
+                target: target.clone(),
+                member,
+                sender,
+            });
+        } else {
+            reuse = Some((target.clone(), sender));
+        }
+
+        let (mut parts, body) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers, tunnel);
+        if upgrade && !tunnel {
+            // The smuggling guard stepped aside for the Upgrade head: close.
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if route.affinity == Affinity::Cookie && cookie_member != Some(member) {
+            parts.headers.append(
+                header::SET_COOKIE,
+                shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
+            );
+        }
+        record.status = status.as_u16();
+        record.pinned = pin;
+        let completed = hyper::body::Body::is_end_stream(&body) && !tunnel;
+        let exchange = Exchange {
+            shared: shared.clone(),
+            plan: state.clone(),
+            record,
+            started,
+            bytes_in,
+            bytes_out: Default::default(),
+            member: Some((route.pool.clone(), member)),
+            reuse,
+            completed,
+            outcome: None,
+        };
+        let body = ProxyBody::Upstream(Box::new(UpstreamBody {
+            inner: body,
+            activity,
+            idle: route.idle_timeout,
+            total: total_deadline,
+            sleep: None,
+            exchange: Some(exchange),
+        }));
+        return Ok(Response::from_parts(parts, body));
+    }
+}
+
+/// Whether a failed exchange failed because the client stalled mid-body.
+fn client_timed_out(e: &hyper::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<crate::body::TimedOut>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Takes this connection's pinned backend connection if it serves the route's
+/// pool (same member address); a pin to a connection that died is dropped.
+fn take_pinned(ctx: &ConnCtx, pool: &str, target_of: impl Fn(usize) -> Target) -> Option<Pinned> {
+    let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
+    let p = slot.as_ref()?;
+    if p.sender.is_closed() {
+        *slot = None;
+        return None;
+    }
+    let members = ctx.plan.members.get(pool)?;
+    let member = (0..members.len()).find(|&i| target_of(i) == p.target)?;
+    let mut p = slot.take()?;
+    p.member = member;
+    Some(p)
+}
+
+/// Waits for the response head, while the request body may still be
+/// flowing: idle means no byte moved either way for `idle`.
+async fn wait<F, T>(fut: F, activity: &Activity, idle: Duration, total: Option<Instant>) -> Result<T, &'static str>
+where
+    F: std::future::Future<Output = T>,
+{
+    tokio::pin!(fut);
+    loop {
+        let idle_at = activity.deadline(idle);
+        let deadline = total.map_or(idle_at, |t| t.min(idle_at));
+        tokio::select! {
+            r = &mut fut => return Ok(r),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                let now = Instant::now();
+                if total.is_some_and(|t| now >= t) {
+                    return Err("total timeout");
+                }
+                if now >= activity.deadline(idle) {
+                    return Err("idle timeout waiting for response");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The life of a request through gatehouse, as named phases (DESIGN.md).
+//! Each phase says when it runs and what returning early means.
+//!
+//! | phase     | where                          | returning early means                         |
+//! |-----------|--------------------------------|-----------------------------------------------|
+//! | accept    | [`accept`]                     | the TCP connection is closed, no TLS, no byte |
+//! | handshake | [`handshake`]                  | the connection is closed                      |
+//! | route     | [`route`]                      | 400, 404, or a redirect to HTTPS              |
+//! | admit     | [`admit`]                      | 403 (auth policy `deny`)                      |
+//! | pick      | [`crate::forward`] (`pick`)    | 503 when the pool has no usable member        |
+//! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
+//! | log       | [`crate::exchange::Exchange`]  | never: it runs on every outcome               |
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gatehouse_model::topology::{AuthPolicy, Transport};
+use gatehouse_policy::ZoneId;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+use crate::body::ProxyBody;
+use crate::conn::ConnCtx;
+use crate::pages;
+use crate::routing::{request_host, CompiledRoute};
+use crate::state::{ListenerState, PlanState};
+
+/// **accept** — runs once per TCP connection, before any byte is read: the
+/// client's zone by source address, the gateway ACL for the listener's port,
+/// and the listener's own zone list. `None` means the connection is refused:
+/// it is closed before the TLS handshake, counted in the ACL counters and
+/// logged (rate-limited).
+pub(crate) fn accept(state: &PlanState, listener: &ListenerState, peer: SocketAddr) -> Option<ZoneId> {
+    let plan = &state.plan;
+    let src = peer.ip().to_canonical();
+    let zone = plan.classify(src);
+    let decision = plan.gateway(zone, src, Transport::Tcp, listener.port);
+    state.counters.count(&decision);
+    let admitted = decision.is_allowed() && plan.listener_admits(listener.listener(plan), zone);
+    if !admitted {
+        if state.deny_log.allow(Instant::now()) {
+            let rule = decision
+                .rule
+                .map_or("implicit deny", |i| plan.acl.rules()[i].name.as_str());
+            let why = if decision.is_allowed() {
+                "listener does not admit zone"
+            } else {
+                rule
+            };
+            tracing::info!(
+                client = %src,
+                zone = %plan.zone_name(zone),
+                listener = %listener.name,
+                reason = why,
+                suppressed = state.deny_log.take_suppressed(),
+                "connection denied"
+            );
+        }
+        return None;
+    }
+    Some(zone)
+}
+
+/// **handshake** — runs after accept on https listeners: SNI picks the
+/// certificate (the listener's default for clients without SNI), ALPN picks
+/// HTTP/2 or HTTP/1.1. `None` (handshake failure or timeout) closes the
+/// connection. Returns the stream and whether HTTP/2 was negotiated.
+pub(crate) async fn handshake(
+    listener: &ListenerState,
+    tcp: TcpStream,
+    timeout: std::time::Duration,
+) -> Option<(TlsStream<TcpStream>, bool)> {
+    let acceptor = listener.tls.as_ref()?;
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => {
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            Some((tls, h2))
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(listener = %listener.name, "TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(listener = %listener.name, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
+/// What the route phase decided.
+pub(crate) enum Routed {
+    Forward(Arc<CompiledRoute>, Arc<str>),
+    Respond(Response<ProxyBody>, &'static str),
+}
+
+/// **route** — runs for every request once its head is read: host, then the
+/// longest path prefix, picks a route on this listener. Early answers: 400
+/// without a usable host, 404 when nothing matches or the route excludes the
+/// client's zone (404, not 403, so that e.g. admin names are not revealed),
+/// a redirect to HTTPS on plain listeners for routes not marked `plain`.
+pub(crate) fn route<B>(ctx: &ConnCtx, req: &Request<B>) -> Routed {
+    let lang = || pages::negotiate(req.headers());
+    let Some(host) = request_host(req) else {
+        return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "no host");
+    };
+    if req.method() == http::Method::CONNECT {
+        return Routed::Respond(page(StatusCode::METHOD_NOT_ALLOWED, lang()), "CONNECT refused");
+    }
+    let path = req.uri().path();
+    let found = ctx.listener.routes.lookup(&host, path);
+    let https = ctx.listener.tls.is_some();
+    match found {
+        Some(r) if !r.admits_zone(ctx.zone) => {
+            Routed::Respond(page(StatusCode::NOT_FOUND, lang()), "zone not on route")
+        }
+        Some(r) if https || r.plain => Routed::Forward(r.clone(), host.into()),
+        _ if !https && ctx.plan.https_port.contains_key(&host) => {
+            Routed::Respond(redirect(ctx, req, &host), "redirect to https")
+        }
+        _ => Routed::Respond(page(StatusCode::NOT_FOUND, lang()), "no route"),
+    }
+}
+
+/// **admit** — runs after route: the route's auth policy for the client's
+/// zone. `deny` answers 403. Pre-authentication providers (forms, basic,
+/// SAML, client certificates) are not implemented yet: such requests pass
+/// through to the backend, which authenticates them itself, exactly as
+/// `pass-through` does. This is where pre-authentication will plug in.
+pub(crate) fn admit<B>(ctx: &ConnCtx, route: &CompiledRoute, req: &Request<B>) -> Option<Response<ProxyBody>> {
+    match route.auth_for(ctx.zone) {
+        AuthPolicy::Deny => Some(page(StatusCode::FORBIDDEN, pages::negotiate(req.headers()))),
+        AuthPolicy::Anonymous | AuthPolicy::PassThrough | AuthPolicy::Provider(_) => None,
+    }
+}
+
+pub(crate) fn page(status: StatusCode, lang: pages::Lang) -> Response<ProxyBody> {
+    pages::response(status, lang).map(ProxyBody::full)
+}
+
+fn redirect<B>(ctx: &ConnCtx, req: &Request<B>, host: &str) -> Response<ProxyBody> {
+    let port = ctx.plan.https_port.get(host).copied().unwrap_or(443);
+    let authority = if port == 443 {
+        host.to_string()
+    } else {
+        format!("{host}:{port}")
+    };
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("https://{authority}{pq}");
+    // 301 for safe methods; 308 keeps the method and body of the others.
+    let status = if matches!(*req.method(), http::Method::GET | http::Method::HEAD) {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::PERMANENT_REDIRECT
+    };
+    let mut r = Response::new(ProxyBody::empty());
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    r
+}

@@ -1,0 +1,152 @@
+//! Everything compiled from one plan for the proxy: per-listener route tables
+//! and TLS acceptors, backend TLS configs, ACL counters. Built off to the
+//! side on start and reload, then swapped in whole; a connection keeps the
+//! state it was accepted under until it closes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_model::topology::{Listener, Protocol};
+use gatehouse_model::Plan;
+use gatehouse_policy::{AclCounters, LogLimiter};
+use rustls::ClientConfig;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::ProxyConfig;
+use crate::routing::RouteTable;
+use crate::tls::{self, GeneratedCache};
+use crate::upstream;
+use crate::ProxyError;
+
+/// One HTTP(S) listener under one plan.
+pub(crate) struct ListenerState {
+    pub name: Arc<str>,
+    pub index: usize,
+    /// `None` on plain-HTTP listeners.
+    pub tls: Option<TlsAcceptor>,
+    pub routes: RouteTable,
+    pub port: u16,
+    pub limit: Option<Arc<Semaphore>>,
+}
+
+impl ListenerState {
+    pub fn listener<'a>(&self, plan: &'a Plan) -> &'a Listener {
+        &plan.topology.listeners[self.index]
+    }
+
+    pub fn proto(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// A pool member's address as written (the port may come from the route or
+/// the listener).
+#[derive(Clone, Debug)]
+pub(crate) struct MemberInfo {
+    pub host: Arc<str>,
+    pub port: Option<u16>,
+    /// `host:port` for logs, when the member names its port.
+    pub label: Option<Arc<str>>,
+}
+
+/// The proxy's view of one plan.
+pub(crate) struct PlanState {
+    pub plan: Arc<Plan>,
+    /// By bound address.
+    pub listeners: HashMap<SocketAddr, Arc<ListenerState>>,
+    pub counters: AclCounters,
+    pub deny_log: LogLimiter,
+    pub zone_names: Vec<Arc<str>>,
+    /// Every pool's members as the forward phase needs them, by pool name.
+    pub members: HashMap<String, Vec<MemberInfo>>,
+    pub backend_tls: HashMap<String, Arc<ClientConfig>>,
+    /// For redirects: the port of an https listener serving each host.
+    pub https_port: HashMap<String, u16>,
+}
+
+impl PlanState {
+    pub fn build(
+        plan: Arc<Plan>,
+        config: &ProxyConfig,
+        base_dir: &Path,
+        cache: &GeneratedCache,
+    ) -> Result<PlanState, ProxyError> {
+        let certs = tls::load_all(&plan, base_dir, cache)?;
+        let mut listeners = HashMap::new();
+        let mut https_port = HashMap::new();
+        for (index, l) in plan.topology.listeners.iter().enumerate() {
+            if !l.protocol.value.is_http() {
+                continue;
+            }
+            let https = l.protocol.value == Protocol::Https;
+            let tls = if https {
+                Some(TlsAcceptor::from(tls::server_config(l, &certs)?))
+            } else {
+                None
+            };
+            let ports = l.ports.value;
+            if ports.last - ports.first > 64 {
+                return Err(ProxyError::Listener {
+                    listener: l.name.value.clone(),
+                    message: format!("an HTTP listener may span at most 64 ports, not {}", ports),
+                });
+            }
+            for port in ports.first..=ports.last {
+                if https {
+                    for r in plan.routes_on(&l.name.value) {
+                        for h in &r.hosts {
+                            https_port.entry(h.value.to_ascii_lowercase()).or_insert(port);
+                        }
+                    }
+                }
+                let state = Arc::new(ListenerState {
+                    name: l.name.value.as_str().into(),
+                    index,
+                    tls: tls.clone(),
+                    routes: RouteTable::compile(&plan, &l.name.value),
+                    port,
+                    limit: l.max_connections.map(|m| Arc::new(Semaphore::new(m as usize))),
+                });
+                listeners.insert(SocketAddr::new(l.address.value, port), state);
+            }
+        }
+        let members = plan
+            .topology
+            .pools
+            .iter()
+            .map(|p| {
+                let infos = p
+                    .members
+                    .iter()
+                    .map(|m| MemberInfo {
+                        host: m.host.value.as_str().into(),
+                        port: m.port.as_ref().map(|p| p.value),
+                        label: m
+                            .port
+                            .as_ref()
+                            .map(|p| Arc::from(format!("{}:{}", m.host.value, p.value))),
+                    })
+                    .collect();
+                (p.name.value.clone(), infos)
+            })
+            .collect();
+        Ok(PlanState {
+            counters: plan.acl.counters(),
+            deny_log: LogLimiter::new(20, Duration::from_secs(10)),
+            zone_names: plan.zone_names.iter().map(|z| Arc::from(z.as_str())).collect(),
+            backend_tls: upstream::backend_tls_configs(config, base_dir, &certs)?,
+            members,
+            listeners,
+            https_port,
+            plan,
+        })
+    }
+}

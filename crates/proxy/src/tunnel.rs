@@ -1,0 +1,85 @@
+//! Upgrade tunnels (WebSocket and any other `Upgrade`): once the backend
+//! answers 101, bytes are copied both ways until either side closes or
+//! nothing moves for the route's idle timeout.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::body::Activity;
+use crate::Shared;
+
+/// Runs one tunnel to completion. It counts as a live connection for
+/// shutdown, and ends when shutdown's deadline passes.
+pub(crate) async fn run(shared: Arc<Shared>, client: OnUpgrade, backend: OnUpgrade, idle: Duration) {
+    let _live = shared.tracker.enter();
+    let mut stop = shared.stop.subscribe();
+    let (client, backend) = tokio::join!(client, backend);
+    let (Ok(client), Ok(backend)) = (client, backend) else {
+        tracing::debug!("upgrade failed on one side");
+        return;
+    };
+    let activity = Activity::new();
+    let mut a = Touching {
+        inner: TokioIo::new(client),
+        activity: activity.clone(),
+    };
+    let mut b = Touching {
+        inner: TokioIo::new(backend),
+        activity: activity.clone(),
+    };
+    tokio::select! {
+        r = tokio::io::copy_bidirectional(&mut a, &mut b) => {
+            if let Err(e) = r {
+                tracing::debug!("tunnel ended: {e}");
+            }
+        }
+        _ = idle_watch(&activity, idle) => tracing::debug!("tunnel idle timeout"),
+        _ = stop.wait_for(|level| *level >= 2) => tracing::debug!("tunnel closed by shutdown"),
+    }
+}
+
+async fn idle_watch(activity: &Activity, idle: Duration) {
+    loop {
+        let deadline = activity.deadline(idle);
+        if Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep_until(deadline.into()).await;
+    }
+}
+
+/// Marks activity whenever bytes are read.
+struct Touching<T> {
+    inner: T,
+    activity: Arc<Activity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Touching<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Touching<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

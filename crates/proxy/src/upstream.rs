@@ -1,0 +1,335 @@
+//! Backend connections: HTTP/1.1 over TCP or re-encrypted TLS ("SSL
+//! bridging"), with a pool of idle connections per member and server name.
+//!
+//! Backend certificates are verified against a CA bundle, a pinned SHA-256
+//! fingerprint, or the very certificate a front-end listener uses (Exchange
+//! Extended Protection). There is no way to turn verification off.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use crate::body::RequestBody;
+use crate::config::{BackendVerify, ProxyConfig};
+use crate::tls::{self, FrontCert};
+use crate::ProxyError;
+
+pub(crate) type Sender = http1::SendRequest<RequestBody>;
+
+/// Where a backend connection goes; idle connections are pooled by target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Target {
+    pub host: Arc<str>,
+    pub port: u16,
+    /// The pool whose TLS settings apply and the server name sent, when bridging.
+    pub tls: Option<(Arc<str>, Arc<str>)>,
+}
+
+/// Why a backend connection could not be made.
+#[derive(Debug)]
+pub(crate) enum ConnectError {
+    Timeout,
+    Io(io::Error),
+    Tls(io::Error),
+    Http(hyper::Error),
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::Timeout => f.write_str("connect timed out"),
+            ConnectError::Io(e) => write!(f, "connect: {e}"),
+            ConnectError::Tls(e) => write!(f, "TLS to backend: {e}"),
+            ConnectError::Http(e) => write!(f, "HTTP handshake: {e}"),
+        }
+    }
+}
+
+/// Idle backend connections, by target.
+pub(crate) struct Upstreams {
+    /// Oldest at the front; `take` uses the newest, which is the most
+    /// likely to still be open, and expired ones are pruned from the front.
+    idle: Mutex<HashMap<Target, VecDeque<(Sender, Instant)>>>,
+    max_idle: usize,
+    keep: Duration,
+}
+
+impl Upstreams {
+    pub fn new(config: &ProxyConfig) -> Self {
+        Upstreams {
+            idle: Mutex::new(HashMap::new()),
+            max_idle: config.max_idle_per_member,
+            keep: config.backend_idle_keep,
+        }
+    }
+
+    /// A pooled connection, newest first; await its `ready()` before use.
+    pub fn take(&self, target: &Target) -> Option<Sender> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.get_mut(target)?;
+        let now = Instant::now();
+        while let Some((sender, since)) = list.pop_back() {
+            if !sender.is_closed() && now.duration_since(since) < self.keep {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// Returns a connection after a cleanly completed exchange. It may not
+    /// be ready yet (hyper finishes the exchange on its own task); whoever
+    /// takes it waits for `ready()` before sending.
+    pub fn put(&self, target: Target, sender: Sender) {
+        if !sender.is_closed() {
+            self.park(target, sender);
+        }
+    }
+
+    fn park(&self, target: Target, sender: Sender) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.entry(target).or_default();
+        // One clock read per park: this runs once per request.
+        let now = Instant::now();
+        while list
+            .front()
+            .is_some_and(|(s, t)| s.is_closed() || now.duration_since(*t) >= self.keep)
+        {
+            list.pop_front();
+        }
+        if list.len() < self.max_idle {
+            list.push_back((sender, now));
+        }
+    }
+
+    /// Opens a new connection. `tls` is the pool's client config when bridging.
+    pub async fn connect(
+        &self,
+        target: &Target,
+        tls: Option<Arc<ClientConfig>>,
+        timeout: Duration,
+    ) -> Result<Sender, ConnectError> {
+        let fut = async {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((&*target.host, target.port))
+                .await
+                .map_err(ConnectError::Io)?
+                .collect();
+            let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+            let mut tcp = None;
+            for a in addrs {
+                match TcpStream::connect(a).await {
+                    Ok(s) => {
+                        tcp = Some(s);
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            let tcp = tcp.ok_or(ConnectError::Io(last))?;
+            let _ = tcp.set_nodelay(true);
+            let io = match (&target.tls, tls) {
+                (Some((_, sni)), Some(config)) => {
+                    let name = ServerName::try_from(sni.to_string())
+                        .map_err(|e| ConnectError::Tls(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+                    let tls = tokio_rustls::TlsConnector::from(config)
+                        .connect(name, tcp)
+                        .await
+                        .map_err(ConnectError::Tls)?;
+                    BackendIo::Tls(Box::new(tls))
+                }
+                _ => BackendIo::Plain(tcp),
+            };
+            let (sender, conn) = http1::Builder::new()
+                .handshake(TokioIo::new(io))
+                .await
+                .map_err(ConnectError::Http)?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.with_upgrades().await {
+                    tracing::debug!("backend connection ended: {e}");
+                }
+            });
+            Ok(sender)
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .unwrap_or(Err(ConnectError::Timeout))
+    }
+}
+
+/// A backend stream, plain or TLS.
+pub(crate) enum BackendIo {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for BackendIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            BackendIo::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for BackendIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            BackendIo::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            BackendIo::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            BackendIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            BackendIo::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Builds the TLS client config of every pool that bridges.
+pub(crate) fn backend_tls_configs(
+    config: &ProxyConfig,
+    base_dir: &Path,
+    front: &HashMap<String, Arc<FrontCert>>,
+) -> Result<HashMap<String, Arc<ClientConfig>>, ProxyError> {
+    let mut out = HashMap::new();
+    for (pool, backend) in &config.backends {
+        let Some(tls) = &backend.tls else { continue };
+        let provider = tls::provider();
+        let err = |m: String| ProxyError::Backend {
+            pool: pool.clone(),
+            message: m,
+        };
+        let verifier: Arc<dyn ServerCertVerifier> = match &tls.verify {
+            BackendVerify::CaBundle(file) => {
+                let path = tls::resolve(base_dir, file);
+                let mut roots = RootCertStore::empty();
+                for c in CertificateDer::pem_file_iter(&path)
+                    .map_err(|e| err(format!("cannot read CA bundle {}: {e}", path.display())))?
+                {
+                    let c = c.map_err(|e| err(format!("{}: {e}", path.display())))?;
+                    roots
+                        .add(c)
+                        .map_err(|e| err(format!("{}: unusable CA certificate: {e}", path.display())))?;
+                }
+                if roots.is_empty() {
+                    return Err(err(format!("CA bundle {} holds no certificate", path.display())));
+                }
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| err(format!("CA bundle: {e}")))?
+            }
+            BackendVerify::Fingerprint(hex) => {
+                let pin = parse_fingerprint(hex)
+                    .ok_or_else(|| err(format!("\"{hex}\" is not a SHA-256 fingerprint (64 hex digits)")))?;
+                Arc::new(PinnedVerifier {
+                    pin,
+                    provider: provider.clone(),
+                })
+            }
+            BackendVerify::SameAsFront(name) => {
+                let cert = front
+                    .get(name)
+                    .ok_or_else(|| err(format!("no front-end certificate named \"{name}\"")))?;
+                Arc::new(PinnedVerifier {
+                    pin: cert.fingerprint,
+                    provider: provider.clone(),
+                })
+            }
+        };
+        let mut c = ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(tls::VERSIONS)
+            .map_err(|e| err(format!("TLS setup: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        out.insert(pool.clone(), Arc::new(c));
+    }
+    Ok(out)
+}
+
+fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
+    let hex: String = s.chars().filter(|c| *c != ':').collect();
+    let hex = hex.strip_prefix("sha256/").unwrap_or(&hex);
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Trusts exactly one certificate, by its SHA-256. Signatures are still
+/// checked, so the backend must hold the key.
+#[derive(Debug)]
+struct PinnedVerifier {
+    pin: [u8; 32],
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let got = tls::sha256(end_entity);
+        if tls::same_bytes(&got, &self.pin) {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
