@@ -415,31 +415,114 @@ fn dns_server_settings_have_documented_defaults_and_can_be_set() {
     let plan = with(dns).plan.unwrap();
     let d = plan.topology.dns.as_ref().unwrap();
     assert!(!d.wildcards && d.allow_transfer.is_empty() && d.ns.is_empty());
-    assert_eq!((d.rrl.responses_per_second, d.rrl.slip, d.rrl.ipv4_prefix, d.rrl.ipv6_prefix), (200, 2, 24, 56));
+    assert_eq!(
+        (
+            d.rrl.responses_per_second,
+            d.rrl.slip,
+            d.rrl.ipv4_prefix,
+            d.rrl.ipv6_prefix
+        ),
+        (200, 2, 24, 56)
+    );
     assert_eq!((d.max_udp_payload, d.tcp_max_connections), (1232, 512));
     assert_eq!(d.soa.minimum.value, Duration::from_secs(300));
     let set = dns.replace(
         "apex = \"example.com\"\n",
         "apex = \"example.com\"\nwildcards = true\nallow_transfer = [\"10.0.0.53\"]\nns = [\"ns1.example.com\"]\nmax_udp_payload = 4096\n[dns.soa]\nrname = \"dns-admin.example.com\"\nminimum = \"1m\"\n[dns.rrl]\nresponses_per_second = 50\nexempt = [\"10.0.0.0/8\"]\n",
     );
-    let plan = with(&set).plan.unwrap_or_else(|| panic!("{:#?}", with(&set).diagnostics));
+    let plan = with(&set)
+        .plan
+        .unwrap_or_else(|| panic!("{:#?}", with(&set).diagnostics));
     let d = plan.topology.dns.as_ref().unwrap();
     assert!(d.wildcards);
     assert_eq!(d.allow_transfer[0].value.to_string(), "10.0.0.53/32");
     assert_eq!(d.soa.minimum.value, Duration::from_secs(60));
-    assert_eq!((d.rrl.responses_per_second, d.rrl.exempt.len(), d.max_udp_payload), (50, 1, 4096));
-    only(&with(&dns.replace("apex = \"example.com\"\n", "apex = \"example.com\"\nmax_udp_payload = 100\n")), "out-of-range");
-    only(&with(&dns.replace("apex = \"example.com\"\n", "apex = \"example.com\"\n[dns.rrl]\nipv4_prefix = 33\n")), "out-of-range");
+    assert_eq!(
+        (d.rrl.responses_per_second, d.rrl.exempt.len(), d.max_udp_payload),
+        (50, 1, 4096)
+    );
+    only(
+        &with(&dns.replace(
+            "apex = \"example.com\"\n",
+            "apex = \"example.com\"\nmax_udp_payload = 100\n",
+        )),
+        "out-of-range",
+    );
+    only(
+        &with(&dns.replace(
+            "apex = \"example.com\"\n",
+            "apex = \"example.com\"\n[dns.rrl]\nipv4_prefix = 33\n",
+        )),
+        "out-of-range",
+    );
     only(&with(&format!("{dns}[dns.soa]\nretry = \"0s\"\n")), "zero-timeout");
 }
 
 #[test]
 fn a_cname_must_be_alone_at_its_name() {
     let dns = "[dns]\napex = \"example.com\"\n[dns.views.all]\nzones = [\"internet\", \"intranet\"]\n";
-    let cname = |name: &str| format!("{dns}[[dns.records]]\nname = \"{name}\"\ntype = \"CNAME\"\nvalue = \"elsewhere.example.net.\"\n");
-    assert!(with(&cname("alias")).plan.is_some(), "{:#?}", with(&cname("alias")).diagnostics);
+    let cname = |name: &str| {
+        format!("{dns}[[dns.records]]\nname = \"{name}\"\ntype = \"CNAME\"\nvalue = \"elsewhere.example.net.\"\n")
+    };
+    assert!(
+        with(&cname("alias")).plan.is_some(),
+        "{:#?}",
+        with(&cname("alias")).diagnostics
+    );
     only(&with(&cname("@")), "cname-conflict");
     only(&with(&cname("www")), "cname-conflict");
-    let beside = format!("{}[[dns.records]]\nname = \"alias\"\ntype = \"TXT\"\nvalue = \"hello\"\n", cname("alias"));
+    let beside = format!(
+        "{}[[dns.records]]\nname = \"alias\"\ntype = \"TXT\"\nvalue = \"hello\"\n",
+        cname("alias")
+    );
     only(&with(&beside), "cname-conflict");
+}
+
+#[test]
+fn backend_tls_names_exactly_one_way_to_trust_the_members() {
+    use gatehouse_model::topology::BackendVerify;
+    let pool = |tls: &str| {
+        BASE.replace(
+            "members = [\"10.0.0.11:80\"]\n",
+            &format!("members = [\"10.0.0.11:80\"]\ntls = {{ {tls} }}\n"),
+        )
+    };
+    let cert = "\n[certificates.front]\nnames = [\"www.example.com\"]\n";
+    let plan = check(&format!(
+        "{}{cert}",
+        pool("same_as = \"front\", server_name = \"cas.example.com\"")
+    ))
+    .plan
+    .unwrap();
+    let tls = plan.topology.pools[0].tls.as_ref().unwrap();
+    assert!(matches!(&tls.verify, BackendVerify::SameAs(c) if c.value == "front"));
+    assert_eq!(tls.server_name.as_ref().unwrap().value, "cas.example.com");
+    assert!(check(&pool("ca = \"ca.pem\"")).plan.is_some());
+    let pin = "AB:".repeat(31) + "AB";
+    assert!(check(&pool(&format!("fingerprint = \"{pin}\""))).plan.is_some());
+    only(&check(&pool("fingerprint = \"AB:CD\"")), "invalid-fingerprint");
+    only(&check(&pool("server_name = \"cas.example.com\"")), "backend-tls");
+    only(&check(&pool("ca = \"ca.pem\", same_as = \"front\"")), "backend-tls");
+    only(
+        &check(&format!("{}{cert}", pool("same_as = \"frnt\""))),
+        "unknown-reference",
+    );
+}
+
+#[test]
+fn http_settings_have_documented_defaults_and_can_be_set() {
+    let plan = check(BASE).plan.unwrap();
+    let h = &plan.topology.http;
+    assert_eq!(
+        (h.header_timeout.value, h.handshake_timeout.value),
+        (Duration::from_secs(30), Duration::from_secs(10))
+    );
+    assert_eq!((h.h2_max_streams, h.retries, h.idle_per_member), (128, 2, 64));
+    assert!(h.body_timeout.is_none() && h.affinity_secret_file.is_none());
+    let plan = with("[http]\nheader_timeout = \"5s\"\nbody_timeout = \"2m\"\nretries = 0\naffinity_secret_file = \"affinity.key\"\n").plan.unwrap();
+    let h = &plan.topology.http;
+    assert_eq!((h.header_timeout.value, h.retries), (Duration::from_secs(5), 0));
+    assert_eq!(h.body_timeout.as_ref().unwrap().value, Duration::from_secs(120));
+    only(&with("[http]\nheader_timeout = \"0s\"\n"), "zero-timeout");
+    only(&with("[http]\nretry = 1\n"), "unknown-key");
 }

@@ -1,13 +1,17 @@
-//! Proxy settings the topology model does not have keys for yet: backend TLS
-//! ("SSL bridging"), retries, client-side timeouts against slowloris, and the
-//! affinity cookie secret.
-//!
-//! Every field documents its default and unit, in the manner of HAProxy's
-//! manual. The lead is asked to add matching topology keys (see the crate
-//! report); until then callers build a [`ProxyConfig`] in code.
+//! The proxy's settings, compiled from the topology: the `[http]` section
+//! (client-side timeouts against slowloris, retries, backend connection
+//! reuse, the affinity cookie key) and each pool's `tls` ("SSL bridging").
+//! docs/topology.md documents the keys; the defaults are the model's.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Duration;
+
+use gatehouse_model::decode::defaults;
+use gatehouse_model::topology::BackendVerify as ModelVerify;
+use gatehouse_model::Plan;
+
+use crate::ProxyError;
 
 /// Settings for the whole proxy. `ProxyConfig::default()` is safe for
 /// production: TLS-free backends only where asked, bounded client timeouts.
@@ -46,15 +50,77 @@ impl Default for ProxyConfig {
     fn default() -> Self {
         ProxyConfig {
             backends: HashMap::new(),
-            client_header_timeout: Duration::from_secs(30),
+            client_header_timeout: defaults::HTTP_HEADER_TIMEOUT,
             client_body_timeout: None,
-            handshake_timeout: Duration::from_secs(10),
-            retries: 2,
-            max_idle_per_member: 64,
-            backend_idle_keep: Duration::from_secs(60),
+            handshake_timeout: defaults::HTTP_HANDSHAKE_TIMEOUT,
+            retries: defaults::HTTP_RETRIES,
+            max_idle_per_member: defaults::HTTP_IDLE_PER_MEMBER as usize,
+            backend_idle_keep: defaults::HTTP_BACKEND_KEEPALIVE,
             affinity_secret: None,
-            h2_max_concurrent_streams: 128,
+            h2_max_concurrent_streams: defaults::HTTP_H2_MAX_STREAMS,
         }
+    }
+}
+
+/// The shortest affinity key accepted: 256 bits.
+const MIN_SECRET: usize = 32;
+
+impl ProxyConfig {
+    /// The settings a plan states. Reads the affinity key file (relative to
+    /// `base_dir`), which must hold at least 32 bytes.
+    pub fn from_plan(plan: &Plan, base_dir: &Path) -> Result<ProxyConfig, ProxyError> {
+        let h = &plan.topology.http;
+        let affinity_secret = match &h.affinity_secret_file {
+            None => None,
+            Some(file) => {
+                let path = crate::tls::resolve(base_dir, &file.value);
+                let bytes = std::fs::read(&path).map_err(|e| ProxyError::Settings {
+                    message: format!("cannot read the affinity key {}: {e}", path.display()),
+                })?;
+                let key: Vec<u8> = bytes.trim_ascii().to_vec();
+                if key.len() < MIN_SECRET {
+                    return Err(ProxyError::Settings {
+                        message: format!(
+                            "the affinity key {} holds {} bytes; it needs at least {MIN_SECRET} (try `head -c 48 /dev/urandom | base64`)",
+                            path.display(),
+                            key.len()
+                        ),
+                    });
+                }
+                Some(key)
+            }
+        };
+        let backends = plan
+            .topology
+            .pools
+            .iter()
+            .filter_map(|p| {
+                let tls = p.tls.as_ref()?;
+                let verify = match &tls.verify {
+                    ModelVerify::CaBundle(f) => BackendVerify::CaBundle(f.value.clone()),
+                    ModelVerify::Fingerprint(f) => BackendVerify::Fingerprint(f.value.clone()),
+                    ModelVerify::SameAs(c) => BackendVerify::SameAsFront(c.value.clone()),
+                };
+                let server_name = tls.server_name.as_ref().map(|n| n.value.clone());
+                Some((
+                    p.name.value.clone(),
+                    BackendConfig {
+                        tls: Some(BackendTls { verify, server_name }),
+                    },
+                ))
+            })
+            .collect();
+        Ok(ProxyConfig {
+            backends,
+            client_header_timeout: h.header_timeout.value,
+            client_body_timeout: h.body_timeout.as_ref().map(|d| d.value),
+            handshake_timeout: h.handshake_timeout.value,
+            retries: h.retries,
+            max_idle_per_member: h.idle_per_member as usize,
+            backend_idle_keep: h.backend_keepalive.value,
+            affinity_secret,
+            h2_max_concurrent_streams: h.h2_max_streams,
+        })
     }
 }
 

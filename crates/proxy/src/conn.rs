@@ -99,7 +99,7 @@ pub(crate) async fn serve(
         })
     };
     if listener.tls.is_some() {
-        let Some((tls, h2)) = phases::handshake(&listener, tcp, shared.config.handshake_timeout).await else {
+        let Some((tls, h2)) = phases::handshake(&listener, tcp, plan.config.handshake_timeout).await else {
             return;
         };
         if h2 {
@@ -122,7 +122,7 @@ where
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.client_header_timeout)
+        .header_read_timeout(ctx.plan.config.client_header_timeout)
         .max_buf_size(256 * 1024);
     let conn = builder
         .serve_connection(TokioIo::new(SmugglingGuard::new(io)), svc)
@@ -137,11 +137,12 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let shared = ctx.shared.clone();
+    let max_streams = ctx.plan.config.h2_max_concurrent_streams;
     let svc = service_fn(move |req| handle(ctx.clone(), req));
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())
-        .max_concurrent_streams(shared.config.h2_max_concurrent_streams)
+        .max_concurrent_streams(max_streams)
         .keep_alive_interval(Some(Duration::from_secs(60)));
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     drive(&shared, conn, |c| c.graceful_shutdown()).await;

@@ -129,14 +129,14 @@ pub(crate) async fn forward(
     parts.version = http::Version::HTTP_11;
     let method = parts.method.clone();
     let activity = Activity::new();
-    let body_timeout = shared.config.client_body_timeout.unwrap_or(route.idle_timeout);
+    let body_timeout = state.config.client_body_timeout.unwrap_or(route.idle_timeout);
     let body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
     let body = RequestBody::new(body, activity.clone(), body_timeout);
     let bytes_in = body.bytes.clone();
     let mut upstream_req = Request::from_parts(parts, body);
     let total_deadline = route.total_timeout.map(|t| started + t);
     let sni: Option<Arc<str>> = state.backend_tls.contains_key(&*route.pool).then(|| {
-        let configured = shared
+        let configured = state
             .config
             .backend(&route.pool)
             .tls
@@ -157,7 +157,7 @@ pub(crate) async fn forward(
 
     let mut tried: Vec<usize> = Vec::new();
     let mut attempts = 0u32;
-    let retries = shared.config.retries;
+    let retries = state.config.retries;
     loop {
         // Pick: the pinned member if this connection has one in this pool,
         // else whatever the picker says.

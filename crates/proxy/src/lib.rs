@@ -74,6 +74,10 @@ pub enum ProxyError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    /// An `[http]` setting that cannot be used (an unreadable key file).
+    Settings {
+        message: String,
+    },
 }
 
 impl ProxyError {
@@ -91,6 +95,7 @@ impl std::fmt::Display for ProxyError {
             ProxyError::Certificate { certificate, message } => write!(f, "certificate \"{certificate}\": {message}"),
             ProxyError::Listener { listener, message } => write!(f, "listener \"{listener}\": {message}"),
             ProxyError::Backend { pool, message } => write!(f, "backend TLS of pool \"{pool}\": {message}"),
+            ProxyError::Settings { message } => write!(f, "[http]: {message}"),
             ProxyError::Bind { address, source } => write!(
                 f,
                 "cannot listen on {address}: {source} (is another program using the port, or is the address not on this host?)"
@@ -105,7 +110,6 @@ impl std::error::Error for ProxyError {}
 pub struct ProxyOptions {
     /// The topology file's directory: certificate paths are relative to it.
     pub base_dir: PathBuf,
-    pub config: ProxyConfig,
     /// Member selection; the default is [`RoundRobinPicker`].
     pub picker: Arc<dyn MemberPicker>,
     /// Where access records go; the default is [`TracingAccessLog`].
@@ -116,7 +120,6 @@ impl ProxyOptions {
     pub fn new(base_dir: impl Into<PathBuf>) -> Self {
         ProxyOptions {
             base_dir: base_dir.into(),
-            config: ProxyConfig::default(),
             picker: Arc::new(RoundRobinPicker::default()),
             access_log: Arc::new(TracingAccessLog),
         }
@@ -149,7 +152,6 @@ impl Drop for Live {
 
 /// What every connection of every plan shares.
 pub(crate) struct Shared {
-    pub config: ProxyConfig,
     pub picker: Arc<dyn MemberPicker>,
     pub access_log: Arc<dyn AccessLog>,
     pub signer: affinity::CookieSigner,
@@ -179,12 +181,13 @@ impl HttpProxy {
     /// backend TLS setting is unusable.
     pub async fn start_with(plan: Arc<Plan>, options: ProxyOptions) -> Result<HttpProxy, ProxyError> {
         let generated = tls::GeneratedCache::default();
-        let state = PlanState::build(plan, &options.config, &options.base_dir, &generated)?;
+        let state = PlanState::build(plan, &options.base_dir, &generated)?;
         let (stop, _) = watch::channel(0u8);
+        // The cookie key and the backend connection pool live as long as the
+        // proxy: a reload does not log anyone out or drop idle connections.
         let shared = Arc::new(Shared {
-            signer: affinity::CookieSigner::new(options.config.affinity_secret.as_deref()),
-            upstreams: Arc::new(upstream::Upstreams::new(&options.config)),
-            config: options.config,
+            signer: affinity::CookieSigner::new(state.config.affinity_secret.as_deref()),
+            upstreams: Arc::new(upstream::Upstreams::new(&state.config)),
             picker: options.picker,
             access_log: options.access_log,
             tracker: Arc::default(),
@@ -206,24 +209,32 @@ impl HttpProxy {
     /// appeared are bound, listeners that went away stop accepting. On error
     /// the old plan stays in force.
     pub async fn reload(&self, plan: Arc<Plan>) -> Result<(), ProxyError> {
-        let state = PlanState::build(plan, &self.shared.config, &self.base_dir, &self.generated)?;
+        let state = PlanState::build(plan, &self.base_dir, &self.generated)?;
         // Bind the new listeners before swapping, so that a port in use
         // leaves the old plan fully in force.
         let fresh = self.bind_new(&state).await?;
         let wanted: Vec<SocketAddr> = state.listeners.keys().copied().collect();
         self.current.store(Arc::new(state));
-        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        sockets.retain(|addr, task| {
-            let keep = wanted.contains(addr);
-            if !keep {
-                task.abort();
+        let mut dropped = Vec::new();
+        {
+            let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+            let gone: Vec<SocketAddr> = sockets.keys().filter(|a| !wanted.contains(a)).copied().collect();
+            for addr in gone {
+                if let Some(task) = sockets.remove(&addr) {
+                    task.abort();
+                    dropped.push(task);
+                }
             }
-            keep
-        });
-        for (addr, socket) in fresh {
-            tracing::info!(%addr, "listening");
-            let task = tokio::spawn(accept_loop(self.shared.clone(), self.current.clone(), socket, addr));
-            sockets.insert(addr, task);
+            for (addr, socket) in fresh {
+                tracing::info!(%addr, "listening");
+                let task = tokio::spawn(accept_loop(self.shared.clone(), self.current.clone(), socket, addr));
+                sockets.insert(addr, task);
+            }
+        }
+        // The sockets of listeners that went away are closed once their
+        // accept loops have ended.
+        for task in dropped {
+            let _ = task.await;
         }
         Ok(())
     }
@@ -289,8 +300,18 @@ impl HttpProxy {
     /// Stops accepting, lets requests in flight finish until `deadline`
     /// from now, then closes whatever is left.
     pub async fn shutdown(self, deadline: Duration) {
-        for (_, task) in self.sockets.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        let accepting: Vec<JoinHandle<()>> = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, task)| task)
+            .collect();
+        // Waiting for the aborted accept loops closes their sockets before
+        // this returns, so that the ports are free for whoever comes next.
+        for task in accepting {
             task.abort();
+            let _ = task.await;
         }
         let _ = self.shared.stop.send(1);
         let until = Instant::now() + deadline;

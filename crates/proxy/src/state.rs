@@ -68,17 +68,15 @@ pub(crate) struct PlanState {
     /// Every pool's members as the forward phase needs them, by pool name.
     pub members: HashMap<String, Vec<MemberInfo>>,
     pub backend_tls: HashMap<String, Arc<ClientConfig>>,
+    /// The `[http]` settings and backend TLS of this plan.
+    pub config: ProxyConfig,
     /// For redirects: the port of an https listener serving each host.
     pub https_port: HashMap<String, u16>,
 }
 
 impl PlanState {
-    pub fn build(
-        plan: Arc<Plan>,
-        config: &ProxyConfig,
-        base_dir: &Path,
-        cache: &GeneratedCache,
-    ) -> Result<PlanState, ProxyError> {
+    pub fn build(plan: Arc<Plan>, base_dir: &Path, cache: &GeneratedCache) -> Result<PlanState, ProxyError> {
+        let config = ProxyConfig::from_plan(&plan, base_dir)?;
         let certs = tls::load_all(&plan, base_dir, cache)?;
         let mut listeners = HashMap::new();
         let mut https_port = HashMap::new();
@@ -142,7 +140,8 @@ impl PlanState {
             counters: plan.acl.counters(),
             deny_log: LogLimiter::new(20, Duration::from_secs(10)),
             zone_names: plan.zone_names.iter().map(|z| Arc::from(z.as_str())).collect(),
-            backend_tls: upstream::backend_tls_configs(config, base_dir, &certs)?,
+            backend_tls: upstream::backend_tls_configs(&config, base_dir, &certs)?,
+            config,
             members,
             listeners,
             https_port,

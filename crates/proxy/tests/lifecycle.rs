@@ -285,9 +285,11 @@ listeners = ["https"]
 hosts = ["www.lab.test"]
 pool = "web"
 timeouts = {{ connect = "300ms" }}
+[http]
+retries = 0
 "#
     );
-    let (_proxy, _) = start(plan(&text), |o| o.config.retries = 0).await;
+    let (_proxy, _) = start(plan(&text), |_| {}).await;
     let mut c = h1(SocketAddr::from(([127, 0, 0, 1], port)), "www.lab.test").await;
     let started = std::time::Instant::now();
     let (status, _, _) = send(&mut c, get("www.lab.test", "/")).await;

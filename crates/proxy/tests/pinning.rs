@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use hyper::body::Incoming;
@@ -300,4 +301,72 @@ async fn source_ip_affinity_keeps_a_client_on_one_member() {
         seen.insert(body.lines().next().unwrap().to_string());
     }
     assert_eq!(seen.len(), 1, "{seen:?}");
+}
+
+/// The member a cookie jar's cookie pins, by asking through a proxy, and
+/// whether the proxy (re)set the cookie.
+async fn member_for(addr: SocketAddr, jar: &str, url: &str) -> (String, bool) {
+    let out = curl(addr, "mail.lab.test", &["-b", jar, "-c", jar, "-D", "-", url]).await;
+    let s = stdout(&out);
+    let member = s
+        .lines()
+        .find_map(|l| l.strip_prefix("member="))
+        .unwrap_or_else(|| panic!("{s}"))
+        .to_string();
+    (member, s.to_ascii_lowercase().contains("set-cookie: gatehouse-cas="))
+}
+
+#[tokio::test]
+async fn an_affinity_key_file_keeps_cookies_valid_across_restarts() {
+    let members = [echo("m0").await, echo("m1").await, echo("m2").await];
+    let list = members
+        .iter()
+        .map(|m| format!("\"127.0.0.1:{}\"", m.port()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("affinity.key"), "k".repeat(48)).unwrap();
+    std::fs::write(dir.path().join("other.key"), "o".repeat(48)).unwrap();
+    let jar = dir.path().join("jar");
+    let jar = jar.to_str().unwrap().to_string();
+    let run = |port: u16, key: &str| {
+        let text = format!(
+            "{}[http]\naffinity_secret_file = \"{key}\"\n",
+            topology(port, &list, "cookie")
+        );
+        let base = dir.path().to_path_buf();
+        async move { start(plan(&text), move |o| o.base_dir = base).await.0 }
+    };
+    let port = free_port();
+    let url = format!("https://mail.lab.test:{port}/owa/");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let proxy = run(port, "affinity.key").await;
+    let (pinned, set) = member_for(addr, &jar, &url).await;
+    assert!(set, "the first answer sets the cookie");
+    proxy.shutdown(Duration::from_secs(1)).await;
+    // A new process with the same key honours the cookie as it is.
+    let proxy = run(port, "affinity.key").await;
+    for _ in 0..6 {
+        assert_eq!(member_for(addr, &jar, &url).await, (pinned.clone(), false));
+    }
+    proxy.shutdown(Duration::from_secs(1)).await;
+    // With another key the cookie is not trusted: it is set anew.
+    let proxy = run(port, "other.key").await;
+    assert!(
+        member_for(addr, &jar, &url).await.1,
+        "a cookie signed with another key is replaced"
+    );
+    proxy.shutdown(Duration::from_secs(1)).await;
+    // A key that is too short is refused at start, with the reason.
+    std::fs::write(dir.path().join("short.key"), "tiny").unwrap();
+    let text = format!(
+        "{}[http]\naffinity_secret_file = \"short.key\"\n",
+        topology(port, &list, "cookie")
+    );
+    let options = gatehouse_proxy::ProxyOptions::new(dir.path());
+    let err = gatehouse_proxy::HttpProxy::start_with(plan(&text), options)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("needs at least 32"), "{err}");
 }

@@ -126,14 +126,15 @@ listeners = ["https"]
 hosts = ["total.lab.test"]
 pool = "stream"
 timeouts = {{ connect = "500ms", idle = "1s", total = "1500ms" }}
+
+# Short client-side limits, so that slowloris is cut within the test.
+[http]
+header_timeout = "1s"
+body_timeout = "1s"
 "#,
         b = backend.port()
     );
-    let (proxy, _) = start(plan(&text), |o| {
-        o.config.client_header_timeout = Duration::from_secs(1);
-        o.config.client_body_timeout = Some(Duration::from_secs(1));
-    })
-    .await;
+    let (proxy, _) = start(plan(&text), |_| {}).await;
     Lab {
         _proxy: proxy,
         addr: SocketAddr::from(([127, 0, 0, 1], port)),

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use gatehouse_proxy::{BackendConfig, BackendTls, BackendVerify};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
 struct Ca {
@@ -430,36 +429,27 @@ zones = ["lab"]
 certificates = ["front"]
 "#
     );
-    for (name, p) in routes {
+    // Each pool's `tls` key says how its members are trusted.
+    let bad_pin = "00".repeat(32);
+    let trust = [
+        ("ca", "ca = \"ca.pem\", server_name = \"cas.lab.internal\"".to_string()),
+        (
+            "wrongname",
+            "ca = \"ca.pem\", server_name = \"other.lab.internal\"".to_string(),
+        ),
+        ("pin", format!("fingerprint = \"{pin}\"")),
+        ("badpin", format!("fingerprint = \"{bad_pin}\"")),
+        ("same", "same_as = \"front\"".to_string()),
+        ("notsame", "same_as = \"front\"".to_string()),
+    ];
+    for ((name, p), (_, tls)) in routes.iter().zip(trust.iter()) {
         text.push_str(&format!(
-            "[pools.{name}]\nservice = \"exchange\"\nmembers = [\"127.0.0.1:{p}\"]\n\
+            "[pools.{name}]\nservice = \"exchange\"\nmembers = [\"127.0.0.1:{p}\"]\ntls = {{ {tls} }}\n\
              [routes.{name}]\nlisteners = [\"https\"]\nhosts = [\"mail.lab.test\"]\npaths = [\"/{name}\"]\npool = \"{name}\"\n"
         ));
     }
     let base = d.to_path_buf();
-    let tls = |verify: BackendVerify, server_name: Option<&str>| BackendConfig {
-        tls: Some(BackendTls {
-            verify,
-            server_name: server_name.map(String::from),
-        }),
-    };
-    let (_proxy, _) = start(plan(&text), move |o| {
-        o.base_dir = base;
-        let b = &mut o.config.backends;
-        b.insert(
-            "ca".into(),
-            tls(BackendVerify::CaBundle("ca.pem".into()), Some("cas.lab.internal")),
-        );
-        b.insert(
-            "wrongname".into(),
-            tls(BackendVerify::CaBundle("ca.pem".into()), Some("other.lab.internal")),
-        );
-        b.insert("pin".into(), tls(BackendVerify::Fingerprint(pin.clone()), None));
-        b.insert("badpin".into(), tls(BackendVerify::Fingerprint("00".repeat(32)), None));
-        b.insert("same".into(), tls(BackendVerify::SameAsFront("front".into()), None));
-        b.insert("notsame".into(), tls(BackendVerify::SameAsFront("front".into()), None));
-    })
-    .await;
+    let (_proxy, _) = start(plan(&text), move |o| o.base_dir = base).await;
     let mut c = h1(SocketAddr::from(([127, 0, 0, 1], port)), "mail.lab.test").await;
     for (path, want) in [
         ("/ca", 200),

@@ -40,6 +40,12 @@ pub mod defaults {
     pub const DNS_MAX_UDP_PAYLOAD: u16 = 1232;
     pub const DNS_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DNS_TCP_MAX_CONNECTIONS: u32 = 512;
+    pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const HTTP_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const HTTP_H2_MAX_STREAMS: u32 = 128;
+    pub const HTTP_RETRIES: u32 = 2;
+    pub const HTTP_IDLE_PER_MEMBER: u32 = 64;
+    pub const HTTP_BACKEND_KEEPALIVE: Duration = Duration::from_secs(60);
 }
 
 /// Parses and decodes `text`. Returns the topology when it could be read,
@@ -185,6 +191,24 @@ pub fn decode(text: &str) -> (Option<Topology>, Vec<Diagnostic>) {
             reaches_span,
         });
     });
+    if let Some(v) = top.take("http") {
+        if let Some(mut f) = Fields::of(&mut ctx, "[http]", v) {
+            let d = HttpSettings::defaults(f.span.clone());
+            t.http = HttpSettings {
+                header_timeout: f.duration(&mut ctx, "header_timeout", d.header_timeout.value),
+                body_timeout: f.opt_duration(&mut ctx, "body_timeout"),
+                handshake_timeout: f.duration(&mut ctx, "handshake_timeout", d.handshake_timeout.value),
+                h2_max_streams: f.u32(&mut ctx, "h2_max_streams").map_or(d.h2_max_streams, |n| n.value),
+                retries: f.u32(&mut ctx, "retries").map_or(d.retries, |n| n.value),
+                idle_per_member: f
+                    .u32(&mut ctx, "idle_per_member")
+                    .map_or(d.idle_per_member, |n| n.value),
+                backend_keepalive: f.duration(&mut ctx, "backend_keepalive", d.backend_keepalive.value),
+                affinity_secret_file: f.str(&mut ctx, "affinity_secret_file"),
+            };
+            f.finish(&mut ctx);
+        }
+    }
     if let Some(v) = top.take("dns") {
         if let Some(f) = Fields::of(&mut ctx, "[dns]", v) {
             t.dns = dns(&mut ctx, f);

@@ -23,6 +23,10 @@ pub(super) fn pool(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>) 
     let dns_name = f.str(ctx, "dns_name");
     let dns_ttl = f.duration(ctx, "dns_ttl", defaults::DNS_BALANCED_TTL);
     let dns_views = f.str_list(ctx, "dns_views");
+    let tls = f
+        .take("tls")
+        .and_then(|v| Fields::of(ctx, format!("the backend TLS of pool \"{}\"", name.value), v))
+        .and_then(|tf| backend_tls(ctx, tf));
     f.finish(ctx);
     Some(Pool {
         name,
@@ -36,6 +40,7 @@ pub(super) fn pool(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>) 
         dns_name,
         dns_ttl,
         dns_views,
+        tls,
     })
 }
 
@@ -187,6 +192,36 @@ pub(super) fn health_check(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<Healt
         rise,
         fall,
         port: check_port,
+        span,
+    })
+}
+
+/// `tls = { ca = "ca.pem" }`, `{ fingerprint = "AB:CD:..." }` or
+/// `{ same_as = "public" }`, with an optional `server_name`.
+fn backend_tls(ctx: &mut Ctx, mut f: Fields<'_, '_>) -> Option<BackendTls> {
+    let ca = f.str(ctx, "ca");
+    let fingerprint = f.str(ctx, "fingerprint");
+    let same_as = f.str(ctx, "same_as");
+    let server_name = f.str(ctx, "server_name");
+    let span = f.span.clone();
+    let what = f.what.clone();
+    f.finish(ctx);
+    let mut given: Vec<BackendVerify> = Vec::new();
+    given.extend(ca.map(BackendVerify::CaBundle));
+    given.extend(fingerprint.map(BackendVerify::Fingerprint));
+    given.extend(same_as.map(BackendVerify::SameAs));
+    if given.len() != 1 {
+        ctx.push(
+            Diagnostic::error("backend-tls", format!("{what} must say how to trust the members, in exactly one way"))
+                .at(span)
+                .label(if given.is_empty() { "no `ca`, `fingerprint` or `same_as`" } else { "more than one of `ca`, `fingerprint` and `same_as`" })
+                .hint("give `ca = \"ca.pem\"` (a CA bundle), `fingerprint = \"AB:CD:...\"` (the member certificate's SHA-256), or `same_as = \"NAME\"` (the front certificate, for Exchange Extended Protection)"),
+        );
+        return None;
+    }
+    Some(BackendTls {
+        verify: given.remove(0),
+        server_name,
         span,
     })
 }

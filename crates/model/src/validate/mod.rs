@@ -30,6 +30,7 @@ pub fn validate(t: &Topology) -> Vec<Diagnostic> {
         dns::check(t, d, &mut v.out);
     }
     v.acl();
+    v.http();
     v.out
 }
 
@@ -197,6 +198,22 @@ impl<'t> Validator<'t> {
                     .hint("add `prefixes = [...]`, or remove the zone"),
                 );
             }
+        }
+    }
+
+    fn http(&mut self) {
+        let h = &self.t.http;
+        nonzero(&mut self.out, &h.header_timeout, "header_timeout", "[http]");
+        nonzero(&mut self.out, &h.handshake_timeout, "handshake_timeout", "[http]");
+        nonzero(&mut self.out, &h.backend_keepalive, "backend_keepalive", "[http]");
+        if let Some(b) = &h.body_timeout {
+            nonzero(&mut self.out, b, "body_timeout", "[http]");
+        }
+        if h.h2_max_streams == 0 {
+            self.out.push(
+                Diagnostic::error("invalid-value", "[http] allows no HTTP/2 streams")
+                    .hint("`h2_max_streams` must be at least 1; 100 or more is usual"),
+            );
         }
     }
 

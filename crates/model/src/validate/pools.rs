@@ -65,6 +65,9 @@ impl Validator<'_> {
             if let Some(h) = &p.health {
                 self.health_check(p, h);
             }
+            if let Some(tls) = &p.tls {
+                self.backend_tls(p, tls);
+            }
             if p.dns_balanced && p.dns_name.is_none() {
                 self.out.push(
                     Diagnostic::error(
@@ -147,6 +150,50 @@ impl Validator<'_> {
                 Diagnostic::warning("check-without-host", format!("{who} sends no Host header", ))
                     .at(h.span.clone())
                     .hint("add `host = \"mail.contoso.com\"`: name-based sites answer a bare address with an error or a redirect"),
+            );
+        }
+    }
+
+    fn backend_tls(&mut self, p: &Pool, tls: &BackendTls) {
+        let t = self.t;
+        let who = format!("the backend TLS of pool \"{}\"", p.name.value);
+        match &tls.verify {
+            BackendVerify::SameAs(cert) => {
+                let certs = Names::new(
+                    "certificate",
+                    "certificates",
+                    t.certificates.iter().map(|c| c.name.as_str()),
+                );
+                certs.check(&mut self.out, &format!("{who} trusts"), cert);
+            }
+            BackendVerify::Fingerprint(hex) => {
+                let digits: String = hex.value.chars().filter(|c| *c != ':').collect();
+                if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+                    self.out.push(
+                        Diagnostic::error(
+                            "invalid-fingerprint",
+                            format!("{who} pins \"{}\", which is not a SHA-256 fingerprint", hex.value),
+                        )
+                        .at(hex.span.clone())
+                        .label("expected 64 hex digits, colons allowed")
+                        .hint("print it with `openssl x509 -noout -fingerprint -sha256 -in member.pem`"),
+                    );
+                }
+            }
+            BackendVerify::CaBundle(_) => {}
+        }
+        if let Some(name) = &tls.server_name {
+            check_host_name(&mut self.out, name, false);
+        }
+        let on_web = t.routes.iter().any(|r| r.pool.value == p.name.value);
+        if !on_web {
+            self.out.push(
+                Diagnostic::warning(
+                    "ignored-key",
+                    format!("pool \"{}\" has backend TLS but no route uses it", p.name.value),
+                )
+                .at(tls.span.clone())
+                .hint("backend TLS applies to web routes; L4 VIPs pass TLS through untouched"),
             );
         }
     }
