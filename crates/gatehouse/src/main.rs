@@ -3,6 +3,7 @@
 
 mod cmd;
 mod load;
+mod services;
 
 use std::process::ExitCode;
 

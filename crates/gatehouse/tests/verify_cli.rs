@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../verify/tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../verify/tests/fixtures")
+        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse")).args(args).output().expect("gatehouse runs")
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .output()
+        .expect("gatehouse runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -22,7 +27,10 @@ fn verify_of_the_built_in_contoso_exits_0_with_no_errors() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let out = stdout(&o);
     assert!(out.starts_with("verify Contoso: 4 user types, 7 zones"), "{out}");
-    assert!(out.contains("user type internal-employees \"Internal employees\""), "{out}");
+    assert!(
+        out.contains("user type internal-employees \"Internal employees\""),
+        "{out}"
+    );
     assert!(out.contains("\nverify: 0 errors, 0 findings"), "{out}");
 }
 

@@ -29,5 +29,5 @@ mod time;
 pub use gate::{Admission, Gate};
 pub use health::{CheckHandle, Health, HealthEvent, MemberKey, PassiveHealth, Status};
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use pool::{Member, MemberGuard, PickContext, Pool, Pools};
+pub use pool::{member_name, Member, MemberGuard, PickContext, Pool, Pools};
 pub use runtime::{ReloadError, Runtime, RuntimeOptions, StartError, UnknownMember};

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gatehouse_model::{Checked, Source};
+use gatehouse_model::{Checked, Diagnostic, Plan, Source};
 
 use crate::load::{load, Unreadable};
 
@@ -49,7 +49,15 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let checked = gatehouse_model::check(&loaded.text);
+    let mut checked = gatehouse_model::check(&loaded.text);
+    if let Some(plan) = &checked.plan {
+        let base_dir = file
+            .as_deref()
+            .and_then(|f| f.parent())
+            .map(|d| d.to_path_buf())
+            .unwrap_or_default();
+        checked.diagnostics.extend(certificate_diagnostics(plan, &base_dir));
+    }
     let source = Source::new(&loaded.name, &loaded.text);
     match format {
         Format::Text => {
@@ -115,4 +123,34 @@ fn json_report(checked: &Checked, source: &Source<'_>) -> serde_json::Value {
         "warnings": checked.warnings(),
         "diagnostics": checked.diagnostics.iter().map(|d| d.to_json(source)).collect::<Vec<_>>(),
     })
+}
+
+/// The certificate files' own warnings: expiring within 30 days, unreadable,
+/// or not covering a name their listener serves. Reading the files is I/O,
+/// so this lives beside the command, not in the model.
+fn certificate_diagnostics(plan: &Plan, base_dir: &std::path::Path) -> Vec<Diagnostic> {
+    let t = &plan.topology;
+    gatehouse_proxy::certificate_warnings(plan, base_dir)
+        .into_iter()
+        .map(|w| {
+            let cert = w
+                .certificate
+                .as_ref()
+                .and_then(|n| t.certificates.iter().find(|c| &c.name.value == n));
+            let span = cert
+                .map(|c| c.cert.as_ref().map_or(c.name.span.clone(), |f| f.span.clone()))
+                .or_else(|| {
+                    let l = w.listener.as_ref()?;
+                    t.listeners
+                        .iter()
+                        .find(|x| &x.name.value == l)
+                        .map(|x| x.name.span.clone())
+                });
+            let d = Diagnostic::warning("certificate", w.message);
+            match span {
+                Some(span) => d.at(span),
+                None => d,
+            }
+        })
+        .collect()
 }

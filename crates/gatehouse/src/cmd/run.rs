@@ -1,18 +1,21 @@
-//! `gatehouse run`: load, validate, start what the plan holds, and stay up
-//! until told to stop. SIGHUP reloads: a new plan is built to the side and
-//! swapped in only when valid, so a bad file never takes the old one down.
+//! `gatehouse run`: load, validate, start what the plan holds (the L4 VIPs,
+//! pools and health checks, and the DNS server), and stay up until told to
+//! stop. SIGHUP reloads: a new plan is built to the side and swapped in only
+//! when it is valid and every part can take it, so a bad file never takes
+//! the old one down. SIGTERM drains open connections before exiting.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use gatehouse_model::{Plan, Source};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 use crate::load::{load, Unreadable};
+use crate::services::Services;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,6 +28,10 @@ pub struct Args {
     /// Log filter, in tracing's syntax (`info`, `gatehouse=debug`). RUST_LOG wins when set.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// On SIGTERM or SIGINT, how long open connections may take to finish
+    /// before they are closed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -38,6 +45,7 @@ pub fn main(args: Args) -> ExitCode {
         config,
         log_format,
         log_level,
+        drain_timeout,
     } = args;
     init_logging(log_format, &log_level);
     let plan = match compile(config.as_deref()) {
@@ -51,7 +59,7 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(config, Arc::new(ArcSwap::from_pointee(plan))))
+    runtime.block_on(serve(config, Arc::new(plan), drain_timeout))
 }
 
 fn init_logging(format: LogFormat, level: &str) {
@@ -106,7 +114,7 @@ fn compile(config: Option<&std::path::Path>) -> Result<Plan, ExitCode> {
     }
 }
 
-async fn serve(config: Option<PathBuf>, current: Arc<ArcSwap<Plan>>) -> ExitCode {
+async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration) -> ExitCode {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -115,6 +123,19 @@ async fn serve(config: Option<PathBuf>, current: Arc<ArcSwap<Plan>>) -> ExitCode
         error!("cannot install signal handlers");
         return ExitCode::from(1);
     };
+    // Certificate and key paths are relative to the topology file.
+    let base_dir = match &config {
+        Some(path) => path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
+        None => std::env::current_dir().unwrap_or_default(),
+    };
+    let services = match Services::start(plan.clone(), base_dir).await {
+        Ok(s) => s,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut current = plan;
     info!(
         pid = std::process::id(),
         "gatehouse running; SIGHUP reloads, SIGTERM or SIGINT stops"
@@ -128,13 +149,19 @@ async fn serve(config: Option<PathBuf>, current: Arc<ArcSwap<Plan>>) -> ExitCode
                     info!("reload requested; the built-in topology does not change");
                     continue;
                 }
-                match compile(config.as_deref()) {
-                    Ok(plan) => { current.store(Arc::new(plan)); info!("reloaded: new plan in service"); }
-                    Err(_) => warn!("reload failed; the previous plan stays in service"),
+                let Ok(next) = compile(config.as_deref()) else {
+                    warn!("reload failed; the previous plan stays in service");
+                    continue;
+                };
+                let next = Arc::new(next);
+                match services.reload(current.clone(), next.clone()).await {
+                    Ok(()) => { current = next; info!("reloaded: new plan in service"); }
+                    Err(e) => warn!("reload failed; the previous plan stays in service: {e}"),
                 }
             }
         }
     }
+    services.shutdown(drain).await;
     info!("stopped");
     ExitCode::SUCCESS
 }

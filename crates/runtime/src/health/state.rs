@@ -126,6 +126,11 @@ impl MemberState {
             .is_ok()
     }
 
+    /// Counts a connection whatever the limit (one that already exists).
+    pub(crate) fn acquire(&self) {
+        self.active.fetch_add(1, Ordering::AcqRel);
+    }
+
     pub(crate) fn release(&self) {
         self.active.fetch_sub(1, Ordering::AcqRel);
     }

@@ -164,6 +164,16 @@ impl Pool {
         self.members.get(index).is_some_and(|m| m.is_up())
     }
 
+    /// Counts one more connection on a member without picking it: for a
+    /// connection that already exists and stays on that member (an
+    /// NTLM-pinned backend connection), whatever the member's health.
+    /// `None` when there is no such member.
+    pub fn hold(&self, index: usize) -> Option<MemberGuard> {
+        let member = self.members.get(index)?.clone();
+        member.state.acquire();
+        Some(MemberGuard { index, member })
+    }
+
     /// Picks a member for a new connection, or `None` when no member can
     /// take it (all down, draining, excluded or at `max_connections`).
     ///
@@ -474,7 +484,9 @@ impl Drop for LeaveQueue<'_> {
 }
 
 /// `host:port`, `[v6]:port`, or the bare host for members without a port.
-fn member_name(host: &str, port: Option<u16>) -> String {
+/// A member as written in the topology, `host` or `host:port`: the name
+/// that [`Pool::index_of`] and [`Pools::set_draining`] take.
+pub fn member_name(host: &str, port: Option<u16>) -> String {
     match port {
         Some(p) if host.contains(':') => format!("[{host}]:{p}"),
         Some(p) => format!("{host}:{p}"),
@@ -526,6 +538,22 @@ mod tests {
         assert_eq!(pool.members()[guard.index()].active(), 1);
         drop(guard);
         assert_eq!(pool.members()[0].active(), 0);
+    }
+
+    #[test]
+    fn a_held_connection_counts_even_on_a_draining_member() {
+        let pools = Pools::build(&contoso(), &Health::default());
+        let pool = pools.get("exchange-owa").unwrap();
+        pool.members()[1].set_draining(true);
+        let held = pool.hold(1).expect("member 1 exists");
+        assert_eq!((held.index(), pool.members()[1].active()), (1, 1));
+        // Least connections now avoids it even once it is back.
+        pool.members()[1].set_draining(false);
+        let picked = pool.pick(&PickContext::new("10.1.2.3".parse().unwrap())).unwrap();
+        assert_ne!(picked.index(), 1);
+        drop(held);
+        assert_eq!(pool.members()[1].active(), 0);
+        assert!(pool.hold(7).is_none());
     }
 
     #[test]
