@@ -135,6 +135,17 @@ impl Plan {
             .filter(move |r| r.listeners.iter().any(|l| l.value == listener))
     }
 
+    /// Whether a listener takes `peer`'s word about the client's address
+    /// (the peer is one of its `trusted_proxies`). IPv4-mapped IPv6 peers
+    /// count as their IPv4 address.
+    pub fn trusts(&self, listener: &Listener, peer: IpAddr) -> bool {
+        let peer = match peer {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
+            v4 => v4,
+        };
+        listener.trusted_proxies.iter().any(|p| p.value.contains(&peer))
+    }
+
     /// Whether a listener admits a zone (the listener's own restriction,
     /// applied on top of the gateway ACL).
     pub fn listener_admits(&self, listener: &Listener, zone: ZoneId) -> bool {

@@ -486,8 +486,34 @@ pub struct Listener {
     pub idle_timeout: Spanned<Duration>,
     pub max_connections: Option<u32>,
     pub proxy_protocol: Option<ProxyProtocol>,
+    /// Peers (another load balancer in front) whose word about the client's
+    /// address is taken; see `client_address`.
+    pub trusted_proxies: Vec<Spanned<IpNet>>,
+    /// Where the client's address comes from when the peer is a trusted
+    /// proxy. Zones, the ACL and logs then use that address.
+    pub client_address: Option<Spanned<ClientAddress>>,
     pub description: Option<String>,
     pub span: Span,
+}
+
+/// How a trusted proxy in front of a listener tells the client's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAddress {
+    /// A PROXY protocol header (v1 or v2) before the first byte.
+    ProxyProtocol,
+    /// The `X-Forwarded-For` header of each HTTP request.
+    XForwardedFor,
+}
+
+impl ClientAddress {
+    pub const ALL: [(&'static str, ClientAddress); 2] = [
+        ("proxy-protocol", ClientAddress::ProxyProtocol),
+        ("x-forwarded-for", ClientAddress::XForwardedFor),
+    ];
+
+    pub fn keyword(self) -> &'static str {
+        keyword_of(&Self::ALL, self)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -526,3 +526,34 @@ fn http_settings_have_documented_defaults_and_can_be_set() {
     only(&with("[http]\nheader_timeout = \"0s\"\n"), "zero-timeout");
     only(&with("[http]\nretry = 1\n"), "unknown-key");
 }
+
+#[test]
+fn trusted_proxies_come_with_the_way_they_tell_the_client_address() {
+    use gatehouse_model::topology::ClientAddress;
+    let behind = |extra: &str| {
+        BASE.replace(
+            "zones = [\"internet\", \"intranet\"]\n\n[routes",
+            &format!("zones = [\"internet\", \"intranet\"]\n{extra}\n[routes"),
+        )
+    };
+    let plan = check(&behind(
+        "trusted_proxies = [\"10.9.0.0/29\"]\nclient_address = \"x-forwarded-for\"\n",
+    ))
+    .plan
+    .unwrap();
+    let l = &plan.topology.listeners[0];
+    assert_eq!(l.client_address.as_ref().unwrap().value, ClientAddress::XForwardedFor);
+    assert!(plan.trusts(l, "10.9.0.3".parse().unwrap()));
+    assert!(plan.trusts(l, "::ffff:10.9.0.3".parse().unwrap()));
+    assert!(!plan.trusts(l, "10.9.0.9".parse().unwrap()));
+    assert!(check(&behind(
+        "trusted_proxies = [\"10.9.0.1\"]\nclient_address = \"proxy-protocol\"\n"
+    ))
+    .plan
+    .is_some());
+    only(&check(&behind("client_address = \"proxy-protocol\"\n")), "missing-key");
+    only(&check(&behind("trusted_proxies = [\"10.9.0.1\"]\n")), "missing-key");
+    // X-Forwarded-For is an HTTP header: a TCP VIP cannot carry it.
+    let tcp = "[pools.m]\nservice = \"web\"\nmembers = [\"10.0.0.41\"]\n[listeners.smtp]\naddress = \"192.0.2.25\"\nport = 25\nprotocol = \"tcp\"\nzones = [\"internet\"]\npool = \"m\"\ntrusted_proxies = [\"10.9.0.1\"]\nclient_address = \"x-forwarded-for\"\n";
+    only(&with(tcp), "invalid-value");
+}

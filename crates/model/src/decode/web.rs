@@ -36,6 +36,12 @@ pub(super) fn listener(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '
             ],
         )
         .and_then(|p| p.value);
+    let trusted_proxies = f
+        .list(ctx, "trusted_proxies", |ctx, v| {
+            reader::prefix(ctx, v, "trusted_proxies")
+        })
+        .unwrap_or_default();
+    let client_address = f.keyword(ctx, "client_address", &ClientAddress::ALL);
     let description = f.str(ctx, "description").map(|s| s.value);
     let span = f.span.clone();
     f.finish(ctx);
@@ -52,6 +58,8 @@ pub(super) fn listener(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '
         idle_timeout,
         max_connections,
         proxy_protocol,
+        trusted_proxies,
+        client_address,
         description,
         span,
     })

@@ -104,6 +104,7 @@ impl Validator<'_> {
                 );
             }
             nonzero(&mut self.out, &l.idle_timeout, "idle_timeout", &who);
+            self.trusted_proxies(l, &who);
             for n in &l.names {
                 check_host_name(&mut self.out, n, false);
             }
@@ -337,6 +338,38 @@ impl Validator<'_> {
                     names.join("\" or \"")
                 )),
             );
+        }
+    }
+
+    /// `trusted_proxies` and `client_address` go together, and the address
+    /// must be one the listener's protocol can carry.
+    fn trusted_proxies(&mut self, l: &Listener, who: &str) {
+        match (&l.client_address, l.trusted_proxies.is_empty()) {
+            (Some(c), true) => self.out.push(
+                Diagnostic::error("missing-key", format!("{who} takes the client address from {} but trusts no proxy", c.value.keyword()))
+                    .at(c.span.clone())
+                    .label("anyone could then claim any address")
+                    .hint("add `trusted_proxies = [\"...\"]`: the load balancers in front of this listener"),
+            ),
+            (None, false) => self.out.push(
+                Diagnostic::error("missing-key", format!("{who} trusts proxies but does not say how they tell the client address"))
+                    .at(l.trusted_proxies[0].span.clone())
+                    .hint("add `client_address = \"proxy-protocol\"` or `client_address = \"x-forwarded-for\"` (web listeners)"),
+            ),
+            (Some(c), false) => {
+                let fits = match c.value {
+                    ClientAddress::ProxyProtocol => l.protocol.value != Protocol::Udp,
+                    ClientAddress::XForwardedFor => l.protocol.value.is_http(),
+                };
+                if !fits {
+                    self.out.push(
+                        Diagnostic::error("invalid-value", format!("{who} is {} and cannot carry {}", l.protocol.value.keyword(), c.value.keyword()))
+                            .at(c.span.clone())
+                            .hint("X-Forwarded-For needs an http or https listener; the PROXY protocol a tcp, http or https one"),
+                    );
+                }
+            }
+            (None, true) => {}
         }
     }
 }
