@@ -1,17 +1,19 @@
 //! The nftables export enforces exactly what gatehouse enforces.
 //!
 //! Builds "internet", "partner", "intranet" and "gateway" network namespaces
-//! joined by veth pairs, loads `gatehouse export nftables` in the gateway
-//! namespace with a plain accept-all TCP/UDP listener on every listener's
-//! socket, probes every listener from every client address, and checks that
-//! this reachability matrix equals the one gatehouse decides itself
-//! ([`decided_by_gatehouse`]: the plan's gateway ACL plus the listener's zone
-//! restriction, exactly what the runtime calls at accept).
+//! joined by veth pairs and probes every listener from every client address,
+//! twice, each in a lab of its own:
+//! - with `gatehouse export nftables` loaded in the gateway namespace and a
+//!   plain accept-all TCP/UDP listener on every listener's socket: nftables
+//!   alone decides;
+//! - with a real `gatehouse run` in the gateway namespace (no ruleset) in
+//!   front of accept-all backends: gatehouse alone decides.
 //!
-//! To check a running gatehouse instead, start `gatehouse run` in the gateway
-//! namespace in place of [`NftablesGateway`] (no ruleset, real listeners
-//! before echoing backends) and compare [`probe_all`]'s matrix with the same
-//! expectation.
+//! Both matrices must equal the plan's decision ([`decided_by_gatehouse`]:
+//! the gateway ACL plus the listener's zone restriction), so nftables alone
+//! and gatehouse alone allow exactly the same flows. The only difference is
+//! how a denial looks: nftables drops the SYN, gatehouse completes the
+//! handshake and closes the connection before reading a byte.
 //!
 //! Needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN), `ip` (iproute2) and
 //! `nft` (nftables). Where namespaces cannot be created the test skips with
@@ -201,6 +203,8 @@ fn ip(args: &[&str]) {
 /// The namespaces and links of one test run; deleted on drop, even on panic.
 struct Lab {
     prefix: String,
+    /// One letter per lab, so that labs of one test process do not collide.
+    tag: char,
     roles: Vec<String>,
 }
 
@@ -210,10 +214,11 @@ impl Lab {
     }
 
     /// Creates the namespaces, or says why it cannot.
-    fn create() -> Result<Lab, String> {
+    fn create(tag: char) -> Result<Lab, String> {
         sweep_stale();
         let mut lab = Lab {
-            prefix: format!("ghnt-{}", std::process::id()),
+            prefix: format!("ghnt-{}-{tag}", std::process::id()),
+            tag,
             roles: Vec::new(),
         };
         let first = run("ip", &["netns", "add", &lab.ns("gateway")]);
@@ -231,7 +236,7 @@ impl Lab {
             let ns = lab.ns(role);
             ip(&["netns", "add", &ns]);
             lab.roles.push(role.to_string());
-            let (g, c) = (format!("g{id}x{i}"), format!("c{id}x{i}"));
+            let (g, c) = (format!("g{id}{}{i}", lab.tag), format!("c{id}{}{i}", lab.tag));
             ip(&[
                 "link", "add", &g, "netns", &gw, "type", "veth", "peer", "name", &c, "netns", &ns,
             ]);
@@ -303,15 +308,26 @@ enum Seen {
     Refused,
     /// No answer: dropped.
     Silent,
+    /// Connected, then closed (or reset) before a single byte: how gatehouse
+    /// itself turns away a TCP connection the gateway denies.
+    Closed,
 }
+
+/// A DNS query for `example.com A`, so that DNS sockets answer the probe.
+const DNS_QUERY: [u8; 29] = [
+    0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 3, b'c', b'o', b'm',
+    0, 0, 1, 0, 1,
+];
 
 fn probe(p: &Probe, timeout: Duration) -> Seen {
     enter(&p.ns);
     let classify = |e: std::io::Error| match e.kind() {
         ErrorKind::ConnectionRefused => Seen::Refused,
         ErrorKind::TimedOut | ErrorKind::WouldBlock => Seen::Silent,
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => Seen::Closed,
         _ => panic!("probe {p:?}: {e}"),
     };
+    let dns = p.dst.port() == 53;
     match p.transport {
         Transport::Tcp => {
             let domain = socket2::Domain::for_address(p.dst);
@@ -322,10 +338,17 @@ fn probe(p: &Probe, timeout: Duration) -> Seen {
             }
             let mut stream: std::net::TcpStream = s.into();
             stream.set_read_timeout(Some(timeout)).unwrap();
+            if dns {
+                let mut framed = vec![0, DNS_QUERY.len() as u8];
+                framed.extend_from_slice(&DNS_QUERY);
+                if let Err(e) = std::io::Write::write_all(&mut stream, &framed) {
+                    return classify(e);
+                }
+            }
             let mut buf = [0u8; 16];
             match stream.read(&mut buf) {
                 Ok(n) if n > 0 => Seen::Open,
-                Ok(_) => Seen::Refused,
+                Ok(_) => Seen::Closed,
                 Err(e) => classify(e),
             }
         }
@@ -333,7 +356,7 @@ fn probe(p: &Probe, timeout: Duration) -> Seen {
             let s = UdpSocket::bind(SocketAddr::new(p.src, 0)).unwrap();
             s.connect(p.dst).unwrap();
             s.set_read_timeout(Some(timeout)).unwrap();
-            s.send(b"probe").unwrap();
+            s.send(if dns { &DNS_QUERY[..] } else { b"probe" }).unwrap();
             let mut buf = [0u8; 16];
             s.recv(&mut buf).map_or_else(classify, |_| Seen::Open)
         }
@@ -353,8 +376,7 @@ fn probe_all(probes: &[Probe], timeout: Duration) -> Vec<Seen> {
 /// Accept-all listeners on every socket gatehouse would open, behind the
 /// exported ruleset; stops its threads on drop.
 struct NftablesGateway {
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
+    _servers: AcceptAll,
 }
 
 impl NftablesGateway {
@@ -391,25 +413,9 @@ impl NftablesGateway {
             sockets.push((s.value, Transport::Udp));
             sockets.push((s.value, Transport::Tcp));
         }
-        // Sockets are bound from inside the gateway namespace; the threads
-        // serving them may run anywhere.
-        let stop = Arc::new(AtomicBool::new(false));
-        let bound: Vec<(SocketAddr, Transport, Serve)> = std::thread::scope(|s| {
-            s.spawn(|| {
-                enter(&gw);
-                sockets.iter().map(|&(addr, t)| (addr, t, serve(addr, t))).collect()
-            })
-            .join()
-            .unwrap()
-        });
-        let threads = bound
-            .into_iter()
-            .map(|(_, _, f)| {
-                let stop = stop.clone();
-                std::thread::spawn(move || f(stop))
-            })
-            .collect();
-        NftablesGateway { stop, threads }
+        NftablesGateway {
+            _servers: AcceptAll::bind(&gw, sockets),
+        }
     }
 }
 
@@ -445,15 +451,6 @@ fn serve(addr: SocketAddr, t: Transport) -> Serve {
                     }
                 }
             })
-        }
-    }
-}
-
-impl Drop for NftablesGateway {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
         }
     }
 }
@@ -517,11 +514,9 @@ fn probes(lab: &Lab, plan: &Plan) -> Vec<Probe> {
     out
 }
 
-#[test]
-fn nftables_export_alone_gives_the_reachability_matrix_gatehouse_enforces() {
-    let plan = gatehouse_model::check(TOPOLOGY)
-        .plan
-        .expect("the test topology is valid");
+/// The namespaces for one test, or `None` (with a loud message) where they
+/// cannot be created outside CI.
+fn lab_or_skip(tag: char) -> Option<Lab> {
     for tool in ["ip", "nft"] {
         let ok = Command::new(tool).arg("-V").output().is_ok_and(|o| o.status.success());
         assert!(
@@ -529,23 +524,29 @@ fn nftables_export_alone_gives_the_reachability_matrix_gatehouse_enforces() {
             "`{tool}` is missing: install iproute2 and nftables (scripts/packages/gateway.txt)"
         );
     }
-    let lab = match Lab::create() {
-        Ok(lab) => lab,
+    match Lab::create(tag) {
+        Ok(lab) => Some(lab),
         Err(why) if std::env::var_os("CI").is_some() => {
             panic!("CI must run the network-namespace test, but namespaces cannot be created: {why}")
         }
         Err(why) => {
-            eprintln!("\n{0}\nSKIPPED: network namespaces cannot be created here ({why}).\nRun as root (or with CAP_NET_ADMIN and CAP_SYS_ADMIN) to check the nftables export.\n{0}\n", "!".repeat(72));
-            return;
+            eprintln!("\n{0}\nSKIPPED: network namespaces cannot be created here ({why}).\nRun as root (or with CAP_NET_ADMIN and CAP_SYS_ADMIN) to check the gateway.\n{0}\n", "!".repeat(72));
+            None
         }
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let topology_file = dir.path().join("netns.toml");
-    std::fs::write(&topology_file, TOPOLOGY).unwrap();
-    let _gateway = NftablesGateway::start(&lab, &plan, &topology_file);
+    }
+}
 
-    let probes = probes(&lab, &plan);
-    let expected: Vec<Seen> = probes.iter().map(|p| decided_by_gatehouse(&plan, p)).collect();
+/// Probes every socket from every client and compares with the plan's
+/// decision; `tcp_denial` is how a denied TCP connection looks to a client.
+fn assert_matrix(lab: &Lab, plan: &Plan, enforcer: &str, tcp_denial: Seen) {
+    let probes = probes(lab, plan);
+    let expected: Vec<Seen> = probes
+        .iter()
+        .map(|p| match (decided_by_gatehouse(plan, p), p.transport) {
+            (Seen::Silent, Transport::Tcp) => tcp_denial,
+            (seen, _) => seen,
+        })
+        .collect();
     let mut seen = probe_all(&probes, DROP_TIMEOUT);
     // A loaded machine can be slow to answer: look again, with more
     // patience, only at the cells that disagree.
@@ -557,14 +558,13 @@ fn nftables_export_alone_gives_the_reachability_matrix_gatehouse_enforces() {
     for (i, s) in retry.into_iter().zip(again) {
         seen[i] = s;
     }
-
     let mismatches: Vec<String> = probes
         .iter()
         .zip(expected.iter().zip(&seen))
         .filter(|(_, (e, s))| e != s)
         .map(|(p, (e, s))| {
             format!(
-                "{} -> {} {}: gatehouse {e:?}, nftables {s:?}",
+                "{} -> {} {}: the plan decides {e:?}, {enforcer} gives {s:?}",
                 p.src,
                 p.dst,
                 p.transport.keyword()
@@ -581,8 +581,138 @@ fn nftables_export_alone_gives_the_reachability_matrix_gatehouse_enforces() {
             .map(|(_, s)| *s)
             .collect();
         assert!(
-            mine.contains(&Seen::Open) && mine.contains(&Seen::Silent),
+            mine.contains(&Seen::Open) && (mine.contains(&Seen::Silent) || mine.contains(&Seen::Closed)),
             "{role}: {mine:?}"
         );
     }
+}
+
+#[test]
+fn nftables_export_alone_gives_the_reachability_matrix_gatehouse_enforces() {
+    let plan = gatehouse_model::check(TOPOLOGY)
+        .plan
+        .expect("the test topology is valid");
+    let Some(lab) = lab_or_skip('n') else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topology_file = dir.path().join("netns.toml");
+    std::fs::write(&topology_file, TOPOLOGY).unwrap();
+    let _gateway = NftablesGateway::start(&lab, &plan, &topology_file);
+    assert_matrix(&lab, &plan, "nftables", Seen::Silent);
+}
+
+/// A `gatehouse run` in the gateway namespace in front of accept-all
+/// backends on the namespace's loopback; stopped on drop.
+struct RunningGateway {
+    child: std::process::Child,
+    _backends: AcceptAll,
+}
+
+/// Accept-all sockets serving until dropped.
+struct AcceptAll {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl AcceptAll {
+    /// Binds every socket from inside namespace `ns`; the threads serving
+    /// them may run anywhere.
+    fn bind(ns: &str, sockets: Vec<(SocketAddr, Transport)>) -> AcceptAll {
+        let stop = Arc::new(AtomicBool::new(false));
+        let bound: Vec<Serve> = std::thread::scope(|s| {
+            s.spawn(|| {
+                enter(ns);
+                sockets.iter().map(|&(addr, t)| serve(addr, t)).collect()
+            })
+            .join()
+            .unwrap()
+        });
+        let threads = bound
+            .into_iter()
+            .map(|f| {
+                let stop = stop.clone();
+                std::thread::spawn(move || f(stop))
+            })
+            .collect();
+        AcceptAll { stop, threads }
+    }
+}
+
+impl Drop for AcceptAll {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl RunningGateway {
+    fn start(lab: &Lab, plan: &Plan, topology_file: &std::path::Path) -> RunningGateway {
+        // The pool's member is 127.0.0.1 without a port: the client's port.
+        let mut sockets: Vec<(SocketAddr, Transport)> = Vec::new();
+        for l in &plan.topology.listeners {
+            for port in l.ports.value.first..=l.ports.value.last {
+                sockets.push((SocketAddr::from(([127, 0, 0, 1], port)), l.protocol.value.transport()));
+            }
+        }
+        sockets.sort_by_key(|(a, t)| (a.port(), *t));
+        sockets.dedup();
+        let gw = lab.ns("gateway");
+        let backends = AcceptAll::bind(&gw, sockets);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &gw])
+            .arg(assert_cmd::cargo::cargo_bin("gatehouse"))
+            .arg("run")
+            .arg("--config")
+            .arg(topology_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start gatehouse run in the gateway namespace");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(line) if line.contains("gatehouse running") => break,
+                Ok(line) => log.push(line),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("gatehouse did not start in the gateway namespace:\n{}", log.join("\n"));
+                }
+            }
+        }
+        RunningGateway {
+            child,
+            _backends: backends,
+        }
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_running_gatehouse_alone_gives_the_same_reachability_matrix() {
+    let plan = gatehouse_model::check(TOPOLOGY)
+        .plan
+        .expect("the test topology is valid");
+    let Some(lab) = lab_or_skip('g') else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topology_file = dir.path().join("netns.toml");
+    std::fs::write(&topology_file, TOPOLOGY).unwrap();
+    let _gateway = RunningGateway::start(&lab, &plan, &topology_file);
+    // No ruleset here: gatehouse closes denied TCP connections at accept and
+    // drops denied datagrams itself.
+    assert_matrix(&lab, &plan, "gatehouse run", Seen::Closed);
 }
