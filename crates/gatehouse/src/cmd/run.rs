@@ -115,10 +115,11 @@ fn compile(config: Option<&std::path::Path>) -> Result<Plan, ExitCode> {
 }
 
 async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration) -> ExitCode {
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined1()),
     ) else {
         error!("cannot install signal handlers");
         return ExitCode::from(1);
@@ -138,12 +139,13 @@ async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration) -> Exi
     let mut current = plan;
     info!(
         pid = std::process::id(),
-        "gatehouse running; SIGHUP reloads, SIGTERM or SIGINT stops"
+        "gatehouse running; SIGHUP reloads, SIGUSR1 logs the ACL counters, SIGTERM or SIGINT stops"
     );
     loop {
         tokio::select! {
             _ = term.recv() => { info!(signal = "SIGTERM", "shutting down"); break; }
             _ = int.recv() => { info!(signal = "SIGINT", "shutting down"); break; }
+            _ = usr1.recv() => log_acl_hits(&current, &services),
             _ = hup.recv() => {
                 if config.is_none() {
                     info!("reload requested; the built-in topology does not change");
@@ -161,7 +163,17 @@ async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration) -> Exi
             }
         }
     }
+    log_acl_hits(&current, &services);
     services.shutdown(drain).await;
     info!("stopped");
     ExitCode::SUCCESS
+}
+
+/// One log line per ACL rule with its hits since the plan went into service.
+fn log_acl_hits(plan: &Plan, services: &Services) {
+    let hits = services.acl_hits();
+    for (i, n) in hits.iter().enumerate() {
+        let rule = plan.acl.rules().get(i).map_or("implicit-deny", |r| r.name.as_str());
+        info!(rule, hits = n, "acl counter");
+    }
 }

@@ -119,6 +119,20 @@ impl Services {
         }
     }
 
+    /// Hits per ACL rule of the plan in service, the implicit deny last,
+    /// summed over the L4 VIPs, the reverse proxy and the DNS server.
+    pub fn acl_hits(&self) -> Vec<u64> {
+        let mut total = self.l4.gate().counters().snapshot();
+        let others = [Some(self.http.acl_hits()), self.dns.as_ref().map(|d| d.acl_hits())];
+        for hits in others.into_iter().flatten() {
+            // Parts on another plan (mid-reload) have another rule count.
+            if hits.len() == total.len() {
+                total.iter_mut().zip(hits).for_each(|(t, h)| *t += h);
+            }
+        }
+        total
+    }
+
     /// Stops accepting, lets connections finish up to `deadline`, then closes.
     pub async fn shutdown(self, deadline: Duration) {
         if let Some(f) = &self.health_follower {
