@@ -12,6 +12,7 @@
 pub mod decode;
 pub mod diag;
 pub mod plan;
+pub mod routing;
 pub mod topology;
 pub mod validate;
 
