@@ -10,9 +10,12 @@
 //! - [`zones`]: longest-prefix-match from source address to [`ZoneId`].
 //! - [`acl`]: first-match-wins rules with an implicit deny, per-rule
 //!   counters, and a rate limiter for denial logs.
+//! - [`proxy_header`]: the PROXY protocol (v1 and v2) header parser that
+//!   the L4 runtime and the HTTP proxy use for trusted load balancers.
 
 pub mod acl;
 mod addr;
+pub mod proxy_header;
 pub mod zones;
 
 pub use acl::{Acl, AclCounters, Action, Decision, LogLimiter, Match, PortRange, Proto, Rule};

@@ -1,10 +1,12 @@
-//! One client connection: TLS (via the handshake phase), then HTTP/1.1 (behind
-//! the smuggling guard) or HTTP/2 served by hyper, each request going through
-//! the route, admit, pick, forward and log phases. The connection holds its
+//! One client connection: a trusted balancer's PROXY header when one is due,
+//! TLS (via the handshake phase), then HTTP/1.1 (behind the smuggling guard)
+//! or HTTP/2 served by hyper, each request going through the client, route,
+//! admit, pick, forward and log phases. The connection holds its
 //! pinned backend connection, if NTLM or Negotiate pinned one; dropping the
 //! connection drops it, which closes it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::body::{BoxError, ProxyBody};
+use crate::client::{read_proxy_header, Client, Origin, PROXY_HEADER_TIMEOUT};
 use crate::exchange::AccessRecord;
 use crate::guard::SmugglingGuard;
 use crate::phases::{self, Routed};
@@ -37,8 +40,13 @@ pub(crate) struct ConnCtx {
     pub shared: Arc<Shared>,
     pub plan: Arc<PlanState>,
     pub listener: Arc<ListenerState>,
-    pub client: SocketAddr,
-    pub zone: ZoneId,
+    /// The TCP peer.
+    pub peer: SocketAddr,
+    /// The connection's client: the peer, or the address a trusted peer's
+    /// PROXY header named. Requests may say otherwise under
+    /// [`Origin::ForwardedFor`]; see [`phases::client`].
+    pub client: IpAddr,
+    pub origin: Origin,
     pub h2: bool,
     /// Set once NTLM/Negotiate is seen (HTTP/1.1 only).
     pub pinned: Mutex<Option<Pinned>>,
@@ -46,10 +54,18 @@ pub(crate) struct ConnCtx {
 
 impl ConnCtx {
     /// An access record for a request, before its outcome is known.
-    pub fn record(&self, method: &http::Method, host: Arc<str>, route: Arc<str>, status: u16) -> AccessRecord {
+    pub fn record(
+        &self,
+        client: &Client,
+        method: &http::Method,
+        host: Arc<str>,
+        route: Arc<str>,
+        status: u16,
+    ) -> AccessRecord {
         AccessRecord {
-            client: self.client.ip().to_canonical(),
-            zone: self.plan.zone_names[self.zone.0 as usize].clone(),
+            client: client.addr,
+            via: client.via,
+            zone: self.plan.zone_names[client.zone.0 as usize].clone(),
             listener: self.listener.name.clone(),
             route,
             member: Arc::from("-"),
@@ -66,13 +82,33 @@ impl ConnCtx {
     }
 
     /// Logs a request answered before the forward phase.
-    fn log_early<B>(&self, req: &http::Request<B>, route: Arc<str>, status: u16, why: &'static str, started: Instant) {
+    fn log_early<B>(
+        &self,
+        client: &Client,
+        req: &http::Request<B>,
+        route: Arc<str>,
+        status: u16,
+        why: &'static str,
+        started: Instant,
+    ) {
         let host = crate::routing::request_host(req).map_or_else(|| Arc::from("-"), Arc::from);
-        let mut r = self.record(req.method(), host, route, status);
+        let mut r = self.record(client, req.method(), host, route, status);
         r.outcome = Some(why);
         r.duration = started.elapsed();
         self.shared.access_log.log(&r);
     }
+}
+
+/// What the accept loop decided about a connection.
+pub(crate) enum Accepted {
+    /// The peer is the client, admitted in this zone.
+    Client(ZoneId),
+    /// A trusted peer on a `proxy-protocol` listener: its PROXY header
+    /// names the client, who then faces the accept phase.
+    ProxyHeader,
+    /// A trusted peer on an `x-forwarded-for` listener: admitted as a
+    /// trusted proxy; each request's client is decided per request.
+    ForwardedFor,
 }
 
 /// Serves one accepted connection to completion (or shutdown).
@@ -80,20 +116,49 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     plan: Arc<PlanState>,
     listener: Arc<ListenerState>,
-    tcp: TcpStream,
-    client: SocketAddr,
-    zone: ZoneId,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    accepted: Accepted,
     _permit: Option<OwnedSemaphorePermit>,
 ) {
     let _live = shared.tracker.enter();
+    let (client, origin) = match accepted {
+        Accepted::Client(zone) => (peer.ip().to_canonical(), Origin::Connection(zone)),
+        Accepted::ForwardedFor => (peer.ip().to_canonical(), Origin::ForwardedFor),
+        Accepted::ProxyHeader => match read_proxy_header(&mut tcp, PROXY_HEADER_TIMEOUT).await {
+            Ok(named) => {
+                // A header naming no client (the balancer's own health
+                // checks) leaves the peer as the client.
+                let client = named.unwrap_or_else(|| peer.ip().to_canonical());
+                let Some(zone) = phases::accept(&plan, &listener, client) else {
+                    return;
+                };
+                (client, Origin::Connection(zone))
+            }
+            Err(e) => {
+                shared.bad_proxy_headers.fetch_add(1, Ordering::Relaxed);
+                if shared.header_log.allow(Instant::now()) {
+                    tracing::warn!(
+                        listener = %listener.name,
+                        %peer,
+                        reason = %e,
+                        suppressed = shared.header_log.take_suppressed(),
+                        "trusted proxy sent no usable PROXY header; closed"
+                    );
+                }
+                return;
+            }
+        },
+    };
     let _ = tcp.set_nodelay(true);
     let mk = |h2| {
         Arc::new(ConnCtx {
             shared: shared.clone(),
             plan: plan.clone(),
             listener: listener.clone(),
+            peer,
             client,
-            zone,
+            origin,
             h2,
             pinned: Mutex::new(None),
         })
@@ -186,14 +251,23 @@ where
 /// One request, phase by phase (see [`crate::phases`]).
 async fn handle(ctx: Arc<ConnCtx>, req: http::Request<Incoming>) -> Result<http::Response<ProxyBody>, BoxError> {
     let started = Instant::now();
-    match phases::route(&ctx, &req) {
+    let client = match phases::client(&ctx, &req) {
+        Ok(client) => client,
+        Err(denied) => {
+            let resp = phases::page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
+            ctx.log_early(&denied, &req, Arc::from("-"), 403, "client denied", started);
+            return Ok(resp);
+        }
+    };
+    match phases::route(&ctx, &client, &req) {
         Routed::Respond(resp, why) => {
-            ctx.log_early(&req, Arc::from("-"), resp.status().as_u16(), why, started);
+            ctx.log_early(&client, &req, Arc::from("-"), resp.status().as_u16(), why, started);
             Ok(resp)
         }
         Routed::Forward(route, host) => {
-            if let Some(resp) = phases::admit(&ctx, &route, &req) {
+            if let Some(resp) = phases::admit(&client, &route, &req) {
                 ctx.log_early(
+                    &client,
                     &req,
                     route.name.clone(),
                     resp.status().as_u16(),
@@ -202,7 +276,7 @@ async fn handle(ctx: Arc<ConnCtx>, req: http::Request<Incoming>) -> Result<http:
                 );
                 return Ok(resp);
             }
-            forward::forward(ctx, route, host, req, started).await
+            forward::forward(ctx, client, route, host, req, started).await
         }
     }
 }

@@ -18,7 +18,11 @@ use crate::Shared;
 /// One access-log line.
 #[derive(Clone, Debug)]
 pub struct AccessRecord {
+    /// The client whose zone decided: the peer, or the address a trusted
+    /// proxy named (PROXY header or `X-Forwarded-For`).
     pub client: IpAddr,
+    /// The trusted proxy the client's address came through, if any.
+    pub via: Option<IpAddr>,
     pub zone: Arc<str>,
     pub listener: Arc<str>,
     /// `-` when no route matched.
@@ -56,6 +60,7 @@ impl AccessLog for TracingAccessLog {
         tracing::info!(
             target: "gatehouse::access",
             client = %r.client,
+            via = %r.via.map_or_else(|| "-".to_string(), |v| v.to_string()),
             zone = %r.zone,
             listener = %r.listener,
             route = %r.route,

@@ -27,6 +27,7 @@ use hyper::upgrade::OnUpgrade;
 
 use crate::affinity::strip_cookie;
 use crate::body::{Activity, BoxError, ProxyBody, RequestBody, UpstreamBody};
+use crate::client::Client;
 use crate::conn::{ConnCtx, Pinned};
 use crate::exchange::Exchange;
 use crate::headers::{is_connection_auth, set_forwarding, strip_hop_by_hop, ForwardedFor};
@@ -57,6 +58,7 @@ enum Via {
 /// Forwards one routed, admitted request.
 pub(crate) async fn forward(
     ctx: Arc<ConnCtx>,
+    client: Client,
     route: Arc<CompiledRoute>,
     host: Arc<str>,
     mut req: Request<Incoming>,
@@ -65,7 +67,7 @@ pub(crate) async fn forward(
     let shared = ctx.shared.clone();
     let state = ctx.plan.clone();
     let lang = pages::negotiate(req.headers());
-    let mut record = ctx.record(req.method(), host.clone(), route.name.clone(), 0);
+    let mut record = ctx.record(&client, req.method(), host.clone(), route.name.clone(), 0);
     let fail = |status: StatusCode, why: &'static str, record: &mut crate::exchange::AccessRecord| {
         record.status = status.as_u16();
         record.outcome = Some(why);
@@ -110,7 +112,8 @@ pub(crate) async fn forward(
     set_forwarding(
         &mut parts.headers,
         &ForwardedFor {
-            client: ctx.client.ip(),
+            client: client.addr,
+            chain: client.chain.as_ref(),
             proto: ctx.listener.proto(),
             host: original_host.as_ref(),
         },
@@ -167,7 +170,7 @@ pub(crate) async fn forward(
             None => {
                 let Some(i) = shared.picker.pick(&PickRequest {
                     pool,
-                    client: ctx.client.ip().to_canonical(),
+                    client: client.addr,
                     affinity: hint,
                     exclude: &tried,
                 }) else {

@@ -1,6 +1,8 @@
 //! Header hygiene between client and backend: hop-by-hop headers are
 //! dropped both ways, client-supplied forwarding and identity headers are
 //! stripped, and gatehouse's own `X-Forwarded-*` and `Forwarded` are set.
+//! The one exception: a trusted proxy's `X-Forwarded-For` chain is passed
+//! on with the proxy appended (see [`crate::client`]).
 
 use std::net::IpAddr;
 
@@ -79,7 +81,12 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 
 /// What the request looked like to gatehouse, for the forwarding headers.
 pub(crate) struct ForwardedFor<'a> {
+    /// The request's client (for a trusted proxy's request, the one its
+    /// `X-Forwarded-For` named).
     pub client: IpAddr,
+    /// The `X-Forwarded-For` chain to send instead of just the client:
+    /// only for a trusted proxy's request, whose chain it extends.
+    pub chain: Option<&'a HeaderValue>,
     pub proto: &'static str,
     /// The Host (or `:authority`) the client asked for, as sent.
     pub host: Option<&'a HeaderValue>,
@@ -103,8 +110,15 @@ pub(crate) fn set_forwarding(headers: &mut HeaderMap, f: &ForwardedFor<'_>) {
     }
     let client = f.client.to_canonical();
     let ip = client.to_string();
-    if let Ok(v) = HeaderValue::from_str(&ip) {
-        headers.insert(X_FORWARDED_FOR, v);
+    match f.chain {
+        Some(chain) => {
+            headers.insert(X_FORWARDED_FOR, chain.clone());
+        }
+        None => {
+            if let Ok(v) = HeaderValue::from_str(&ip) {
+                headers.insert(X_FORWARDED_FOR, v);
+            }
+        }
     }
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(f.proto));
     let mut forwarded = match client {

@@ -7,6 +7,11 @@
 //! pick ([`MemberPicker`]), forward (streaming, pinning, timeouts) and log
 //! ([`AccessLog`]).
 //!
+//! Behind another load balancer (`trusted_proxies` and `client_address`),
+//! the client is the one the trusted balancer names, in a PROXY header or
+//! in each request's `X-Forwarded-For`; anyone else is its own client and
+//! its forwarding headers are stripped (see the `client` module).
+//!
 //! What it does for the products it publishes, with nothing to configure:
 //! NTLM/Negotiate connections are pinned (HTTP/2 clients are told
 //! `HTTP_1_1_REQUIRED`); bodies stream both ways unbuffered (1 GiB
@@ -20,18 +25,21 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use gatehouse_model::topology::ClientAddress;
 use gatehouse_model::Plan;
+use gatehouse_policy::LogLimiter;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 mod affinity;
 mod body;
+mod client;
 pub mod config;
 mod conn;
 mod exchange;
@@ -159,6 +167,10 @@ pub(crate) struct Shared {
     pub tracker: Arc<Tracker>,
     /// 0 running, 1 graceful shutdown, 2 close everything now.
     pub stop: watch::Sender<u8>,
+    /// Connections from trusted proxies closed for a missing, malformed or
+    /// late PROXY header; logged through `header_log`.
+    pub bad_proxy_headers: AtomicU64,
+    pub header_log: LogLimiter,
 }
 
 /// The running proxy.
@@ -192,6 +204,8 @@ impl HttpProxy {
             access_log: options.access_log,
             tracker: Arc::default(),
             stop,
+            bad_proxy_headers: AtomicU64::new(0),
+            header_log: LogLimiter::new(20, Duration::from_secs(10)),
         });
         let proxy = HttpProxy {
             shared,
@@ -292,6 +306,12 @@ impl HttpProxy {
         self.current.load().counters.snapshot()
     }
 
+    /// Connections from trusted proxies closed because their PROXY header
+    /// was missing, malformed or late (since start, across reloads).
+    pub fn refused_proxy_headers(&self) -> u64 {
+        self.shared.bad_proxy_headers.load(Ordering::Relaxed)
+    }
+
     /// Live client connections.
     pub fn connections(&self) -> usize {
         self.shared.tracker.live.load(Ordering::SeqCst)
@@ -354,8 +374,23 @@ async fn accept_loop(shared: Arc<Shared>, current: Arc<ArcSwap<PlanState>>, sock
         let Some(listener) = state.listeners.get(&addr).cloned() else {
             continue;
         };
-        let Some(zone) = phases::accept(&state, &listener, peer) else {
-            continue;
+        let config = listener.listener(&state.plan);
+        let trusted = config
+            .client_address
+            .as_ref()
+            .map(|c| c.value)
+            .filter(|_| state.plan.trusts(config, peer.ip()));
+        let accepted = match trusted {
+            None => match phases::accept(&state, &listener, peer.ip()) {
+                Some(zone) => conn::Accepted::Client(zone),
+                None => continue,
+            },
+            // Read in the connection's task, so that a slow balancer does
+            // not hold up the accept loop.
+            Some(ClientAddress::ProxyProtocol) => conn::Accepted::ProxyHeader,
+            // Admitted as a trusted proxy: its clients are not known until
+            // their requests arrive, and each faces the checks then.
+            Some(ClientAddress::XForwardedFor) => conn::Accepted::ForwardedFor,
         };
         let permit = match &listener.limit {
             Some(limit) => match limit.clone().try_acquire_owned() {
@@ -367,6 +402,14 @@ async fn accept_loop(shared: Arc<Shared>, current: Arc<ArcSwap<PlanState>>, sock
             },
             None => None,
         };
-        tokio::spawn(conn::serve(shared.clone(), state, listener, tcp, peer, zone, permit));
+        tokio::spawn(conn::serve(
+            shared.clone(),
+            state,
+            listener,
+            tcp,
+            peer,
+            accepted,
+            permit,
+        ));
     }
 }

@@ -5,13 +5,14 @@
 //! |-----------|--------------------------------|-----------------------------------------------|
 //! | accept    | [`accept`]                     | the TCP connection is closed, no TLS, no byte |
 //! | handshake | [`handshake`]                  | the connection is closed                      |
+//! | client    | [`client`]                     | 403 (the request's client is denied)          |
 //! | route     | [`route`]                      | 400, 404, or a redirect to HTTPS              |
 //! | admit     | [`admit`]                      | 403 (auth policy `deny`)                      |
 //! | pick      | [`crate::forward`] (`pick`)    | 503 when the pool has no usable member        |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
 //! | log       | [`crate::exchange::Exchange`]  | never: it runs on every outcome               |
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,19 +23,31 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::body::ProxyBody;
+use crate::client::{forwarded_chain, forwarded_client, Client, Origin};
 use crate::conn::ConnCtx;
 use crate::pages;
 use crate::routing::{request_host, CompiledRoute};
 use crate::state::{ListenerState, PlanState};
 
-/// **accept** — runs once per TCP connection, before any byte is read: the
-/// client's zone by source address, the gateway ACL for the listener's port,
-/// and the listener's own zone list. `None` means the connection is refused:
-/// it is closed before the TLS handshake, counted in the ACL counters and
-/// logged (rate-limited).
-pub(crate) fn accept(state: &PlanState, listener: &ListenerState, peer: SocketAddr) -> Option<ZoneId> {
+/// **accept** — runs once per TCP connection: the client's zone by source
+/// address, the gateway ACL for the listener's port, and the listener's own
+/// zone list. `None` means the connection is refused: it is closed before
+/// the TLS handshake, counted in the ACL counters and logged (rate-limited).
+///
+/// The client is the peer, read before any byte; or, when the peer is a
+/// trusted proxy sending a PROXY header, the address the header names
+/// (read first, see [`crate::client`]). A trusted proxy on an
+/// `x-forwarded-for` listener skips this phase: it is admitted as a trusted
+/// proxy, because the real clients are not known until their requests
+/// arrive, and each of them faces the same checks in [`client`].
+pub(crate) fn accept(state: &PlanState, listener: &ListenerState, client: IpAddr) -> Option<ZoneId> {
+    decide(state, listener, client.to_canonical(), "connection denied")
+}
+
+/// Zone, gateway ACL (tcp, the listener's port) and listener zones for one
+/// client; counts the ACL decision and logs a denial (rate-limited).
+fn decide(state: &PlanState, listener: &ListenerState, src: IpAddr, what: &'static str) -> Option<ZoneId> {
     let plan = &state.plan;
-    let src = peer.ip().to_canonical();
     let zone = plan.classify(src);
     let decision = plan.gateway(zone, src, Transport::Tcp, listener.port);
     state.counters.count(&decision);
@@ -55,12 +68,43 @@ pub(crate) fn accept(state: &PlanState, listener: &ListenerState, peer: SocketAd
                 listener = %listener.name,
                 reason = why,
                 suppressed = state.deny_log.take_suppressed(),
-                "connection denied"
+                "{what}"
             );
         }
         return None;
     }
     Some(zone)
+}
+
+/// **client** — runs for every request once its head is read, before
+/// route: who the request's client is. Usually the connection's client,
+/// decided at accept. On a connection from a trusted proxy of an
+/// `x-forwarded-for` listener, it is the rightmost `X-Forwarded-For`
+/// address that is not itself a trusted proxy (the proxy itself when there
+/// is none), and that client faces the accept phase's checks now.
+/// `Err` carries a denied client: the answer is 403, saying no more.
+pub(crate) fn client<B>(ctx: &ConnCtx, req: &Request<B>) -> Result<Client, Client> {
+    let Origin::Connection(zone) = ctx.origin else {
+        let plan = &ctx.plan.plan;
+        let peer = ctx.peer.ip().to_canonical();
+        let named = forwarded_client(req.headers(), plan, ctx.listener.listener(plan));
+        let addr = named.unwrap_or(peer);
+        let verdict = decide(&ctx.plan, &ctx.listener, addr, "request denied");
+        let client = Client {
+            addr,
+            zone: verdict.unwrap_or_else(|| plan.classify(addr)),
+            via: Some(peer),
+            chain: forwarded_chain(req.headers(), peer),
+        };
+        return if verdict.is_some() { Ok(client) } else { Err(client) };
+    };
+    let peer = ctx.peer.ip().to_canonical();
+    Ok(Client {
+        addr: ctx.client,
+        zone,
+        via: (ctx.client != peer).then_some(peer),
+        chain: None,
+    })
 }
 
 /// **handshake** — runs after accept on https listeners: SNI picks the
@@ -100,7 +144,7 @@ pub(crate) enum Routed {
 /// without a usable host, 404 when nothing matches or the route excludes the
 /// client's zone (404, not 403, so that e.g. admin names are not revealed),
 /// a redirect to HTTPS on plain listeners for routes not marked `plain`.
-pub(crate) fn route<B>(ctx: &ConnCtx, req: &Request<B>) -> Routed {
+pub(crate) fn route<B>(ctx: &ConnCtx, client: &Client, req: &Request<B>) -> Routed {
     let lang = || pages::negotiate(req.headers());
     let Some(host) = request_host(req) else {
         return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "no host");
@@ -112,7 +156,7 @@ pub(crate) fn route<B>(ctx: &ConnCtx, req: &Request<B>) -> Routed {
     let found = ctx.listener.routes.lookup(&host, path);
     let https = ctx.listener.tls.is_some();
     match found {
-        Some(r) if !r.admits_zone(ctx.zone) => {
+        Some(r) if !r.admits_zone(client.zone) => {
             Routed::Respond(page(StatusCode::NOT_FOUND, lang()), "zone not on route")
         }
         Some(r) if https || r.plain => Routed::Forward(r.clone(), host.into()),
@@ -128,8 +172,8 @@ pub(crate) fn route<B>(ctx: &ConnCtx, req: &Request<B>) -> Routed {
 /// SAML, client certificates) are not implemented yet: such requests pass
 /// through to the backend, which authenticates them itself, exactly as
 /// `pass-through` does. This is where pre-authentication will plug in.
-pub(crate) fn admit<B>(ctx: &ConnCtx, route: &CompiledRoute, req: &Request<B>) -> Option<Response<ProxyBody>> {
-    match route.auth_for(ctx.zone) {
+pub(crate) fn admit<B>(client: &Client, route: &CompiledRoute, req: &Request<B>) -> Option<Response<ProxyBody>> {
+    match route.auth_for(client.zone) {
         AuthPolicy::Deny => Some(page(StatusCode::FORBIDDEN, pages::negotiate(req.headers()))),
         AuthPolicy::Anonymous | AuthPolicy::PassThrough | AuthPolicy::Provider(_) => None,
     }

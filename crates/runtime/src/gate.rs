@@ -7,12 +7,19 @@
 //!    ([`Plan::gateway`]), first match wins, deny by default;
 //! 3. the listener's own `zones` ([`Plan::listener_admits`]).
 //!
-//! Every ACL decision is counted per rule ([`AclCounters`]); denials are
-//! logged through a [`LogLimiter`] so a flood of denied clients cannot
-//! flood the log, with a count of the lines left out.
+//! The client is the TCP peer, except on a listener with
+//! `client_address = "proxy-protocol"` when the peer is one of its
+//! `trusted_proxies` ([`Plan::trusts`]): that peer is a load balancer, and
+//! the client is the address its PROXY header names, read before the
+//! checks ([`crate::l4::proxy_protocol::read_header`]). A peer that is not
+//! trusted is a client itself; nothing it sends is taken as a header.
+//!
+//! Every ACL decision is counted per rule ([`AclCounters`]); denials and
+//! refused PROXY headers are logged through [`LogLimiter`]s so a flood of
+//! bad clients cannot flood the log, with a count of the lines left out.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use gatehouse_model::topology::{Listener, Transport};
@@ -29,6 +36,9 @@ const DENIAL_WINDOW: Duration = Duration::from_secs(1);
 pub struct Gate {
     counters: AclCounters,
     limiter: LogLimiter,
+    /// Refused PROXY headers have their own budget, so that a broken
+    /// balancer does not hide the denials (or the other way round).
+    header_limiter: LogLimiter,
 }
 
 /// The outcome of [`Gate::admit`].
@@ -58,6 +68,21 @@ impl Gate {
         Gate {
             counters: plan.acl.counters(),
             limiter: LogLimiter::new(DENIALS_LOGGED, DENIAL_WINDOW),
+            header_limiter: LogLimiter::new(DENIALS_LOGGED, DENIAL_WINDOW),
+        }
+    }
+
+    /// Logs (rate-limited) a trusted peer whose PROXY header was missing,
+    /// broken or late; the caller closes the connection.
+    pub fn header_refused(&self, listener: &Listener, peer: SocketAddr, why: &dyn fmt::Display) {
+        if self.header_limiter.allow(Instant::now()) {
+            tracing::warn!(
+                listener = %listener.name.value,
+                %peer,
+                reason = %why,
+                suppressed = self.header_limiter.take_suppressed(),
+                "trusted proxy sent no usable PROXY header; closed"
+            );
         }
     }
 

@@ -41,6 +41,9 @@ pub struct VipMetrics {
     pub idle_timeouts: AtomicU64,
     /// Connections ended by a reset or I/O error on either side.
     pub resets: AtomicU64,
+    /// Connections from trusted proxies closed because their PROXY header
+    /// was missing, malformed or late.
+    pub bad_proxy_headers: AtomicU64,
     /// Wakes accept loops waiting under `max_connections`.
     pub(crate) slot_freed: Notify,
 }
@@ -95,6 +98,7 @@ impl Metrics {
                     over_limit: load(&v.over_limit),
                     idle_timeouts: load(&v.idle_timeouts),
                     resets: load(&v.resets),
+                    bad_proxy_headers: load(&v.bad_proxy_headers),
                 }
             })
             .collect();
@@ -143,6 +147,7 @@ pub struct VipSnapshot {
     pub over_limit: u64,
     pub idle_timeouts: u64,
     pub resets: u64,
+    pub bad_proxy_headers: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -1,5 +1,6 @@
-//! TCP VIPs: accept, decide (zone and ACL), pick and connect (retrying
-//! other members), optionally send a PROXY header, then stream.
+//! TCP VIPs: accept, learn the client (a trusted load balancer's PROXY
+//! header, or the peer itself), decide (zone and ACL), pick and connect
+//! (retrying other members), optionally send a PROXY header, then stream.
 //!
 //! `max_connections` on a listener works like HAProxy's `maxconn`: at the
 //! limit the VIP stops accepting and new clients wait in the kernel's
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use gatehouse_model::topology::{ProxyProtocol, Transport};
+use gatehouse_model::topology::{ClientAddress, ProxyProtocol, Transport};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -72,7 +73,7 @@ pub(crate) async fn accept_loop(
 
 /// One client connection, from accept to close.
 async fn serve(
-    client: TcpStream,
+    mut client: TcpStream,
     peer: SocketAddr,
     bound: SocketAddr,
     vip: Arc<Vip>,
@@ -90,20 +91,26 @@ async fn serve(
         bound
     };
     let listener = vip.listener();
-    // accept: zone and ACL, before reading a byte.
+    // accept: who the client is, then zone and ACL. Only a trusted peer's
+    // header is read; anyone else is decided before a byte is read.
+    let Some(origin) = client_of(&vip, &mut client, peer).await else {
+        VipMetrics::add(&vip.metrics.bad_proxy_headers, 1);
+        stream::reset(&client);
+        return;
+    };
     let admission = vip
         .gate
-        .admit(&vip.plan, listener, peer.ip(), Transport::Tcp, local.port());
+        .admit(&vip.plan, listener, origin.ip(), Transport::Tcp, local.port());
     if !admission.is_allowed() {
         VipMetrics::add(&vip.metrics.denied, 1);
         stream::reset(&client);
         return;
     }
     VipMetrics::add(&vip.metrics.connections, 1);
-    // pick + connect, retrying other members.
-    let Some((backend, guard)) = connect(&vip, &shared, peer, local).await else {
+    // pick + connect, retrying other members; source hashing follows the client.
+    let Some((backend, guard)) = connect(&vip, &shared, origin, local).await else {
         VipMetrics::add(&vip.metrics.no_member, 1);
-        tracing::warn!(listener = %listener.name.value, client = %peer, "no member available");
+        tracing::warn!(listener = %listener.name.value, client = %origin, %peer, "no member available");
         stream::reset(&client);
         return;
     };
@@ -111,8 +118,8 @@ async fn serve(
     let _ = backend.set_nodelay(true);
     if let Some(version) = listener.proxy_protocol {
         let header = match version {
-            ProxyProtocol::V1 => proxy_protocol::v1(peer, local).into_bytes(),
-            ProxyProtocol::V2 => proxy_protocol::v2(peer, local, Transport::Tcp),
+            ProxyProtocol::V1 => proxy_protocol::v1(origin, local).into_bytes(),
+            ProxyProtocol::V2 => proxy_protocol::v2(origin, local, Transport::Tcp),
         };
         if stream::write_all(&backend, &header).await.is_err() {
             VipMetrics::add(&vip.metrics.resets, 1);
@@ -145,21 +152,47 @@ async fn serve(
     }
     tracing::debug!(
         listener = %listener.name.value,
-        client = %peer,
+        client = %origin,
+        %peer,
         member = %guard.member().key(),
         ending = ?ending,
         "connection closed"
     );
 }
 
+/// The client of a connection: the address a trusted peer's PROXY header
+/// names (the peer itself when the header names none, as for a balancer's
+/// health checks), or the peer when it is not trusted or the listener takes
+/// no header. `None` when a trusted peer's header is missing, broken or
+/// late (logged, rate-limited); the caller closes the connection.
+async fn client_of(vip: &Vip, client: &mut TcpStream, peer: SocketAddr) -> Option<SocketAddr> {
+    let listener = vip.listener();
+    let takes_header = listener.client_address.as_ref().map(|c| c.value) == Some(ClientAddress::ProxyProtocol);
+    if !takes_header || !vip.plan.trusts(listener, peer.ip()) {
+        return Some(peer);
+    }
+    match proxy_protocol::read_header(client, proxy_protocol::HEADER_TIMEOUT).await {
+        Ok(named) => Some(named.map_or(peer, |a| SocketAddr::new(a.ip().to_canonical(), a.port()))),
+        Err(e) => {
+            vip.gate.header_refused(listener, peer, &e);
+            None
+        }
+    }
+}
+
 /// Picks members and connects until one answers, up to the configured
 /// number of attempts; each failure is reported for passive health.
-async fn connect(vip: &Vip, shared: &Shared, peer: SocketAddr, local: SocketAddr) -> Option<(TcpStream, MemberGuard)> {
+async fn connect(
+    vip: &Vip,
+    shared: &Shared,
+    client: SocketAddr,
+    local: SocketAddr,
+) -> Option<(TcpStream, MemberGuard)> {
     let mut tried: Vec<usize> = Vec::new();
     for _ in 0..shared.options.connect_attempts.max(1) {
         let ctx = PickContext {
             exclude: &tried,
-            ..PickContext::new(peer.ip())
+            ..PickContext::new(client.ip())
         };
         let guard = vip.pool.pick_queued(&ctx, shared.options.queue_timeout).await?;
         let addr = guard.addr(local.port());
