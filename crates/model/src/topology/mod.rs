@@ -12,6 +12,12 @@ use ipnet::IpNet;
 
 use crate::diag::Span;
 
+mod dns;
+mod http;
+
+pub use dns::*;
+pub use http::*;
+
 /// A value and where it was written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Spanned<T> {
@@ -258,75 +264,6 @@ pub struct Pool {
     /// Re-encrypt web traffic to the members ("SSL bridging"); `None` is
     /// plain HTTP.
     pub tls: Option<BackendTls>,
-}
-
-/// How the reverse proxy trusts a pool's members when it re-encrypts.
-#[derive(Clone, Debug)]
-pub struct BackendTls {
-    pub verify: BackendVerify,
-    /// The name sent in SNI and checked against the member's certificate;
-    /// `None` uses the request's Host (after `host_rewrite`).
-    pub server_name: Option<Spanned<String>>,
-    pub span: Span,
-}
-
-/// Ways to trust a member's certificate. There is deliberately no way not to.
-#[derive(Clone, Debug)]
-pub enum BackendVerify {
-    /// A PEM file of CA certificates (relative to the topology file).
-    CaBundle(Spanned<String>),
-    /// The SHA-256 fingerprint of the member's certificate.
-    Fingerprint(Spanned<String>),
-    /// The member presents this front-end certificate (Exchange Extended
-    /// Protection needs the front and back ends to share one).
-    SameAs(Spanned<String>),
-}
-
-/// `[http]`: the reverse proxy's own limits, for every web listener.
-#[derive(Clone, Debug)]
-pub struct HttpSettings {
-    /// Time a client has to send a request head (slowloris guard).
-    pub header_timeout: Spanned<Duration>,
-    /// Longest silence inside a request body; `None` uses the route's idle
-    /// timeout (Outlook Anywhere's RPC_IN_DATA sits idle mid-body).
-    pub body_timeout: Option<Spanned<Duration>>,
-    /// Time allowed for the TLS handshake.
-    pub handshake_timeout: Spanned<Duration>,
-    /// HTTP/2 streams a client may have open at once.
-    pub h2_max_streams: u32,
-    /// Further members tried when a request may be retried (connect failed,
-    /// or an idempotent request sent nothing yet); 0 turns retries off.
-    pub retries: u32,
-    /// Idle backend connections kept per member for reuse.
-    pub idle_per_member: u32,
-    /// How long an idle backend connection is kept.
-    pub backend_keepalive: Spanned<Duration>,
-    /// A file holding the key that signs affinity cookies (at least 32
-    /// bytes); without it each start makes a random key.
-    pub affinity_secret_file: Option<Spanned<String>>,
-}
-
-impl HttpSettings {
-    /// The documented defaults, pointing at `span` for diagnostics.
-    pub fn defaults(span: Span) -> HttpSettings {
-        use crate::decode::defaults::*;
-        HttpSettings {
-            header_timeout: Spanned::new(HTTP_HEADER_TIMEOUT, span.clone()),
-            body_timeout: None,
-            handshake_timeout: Spanned::new(HTTP_HANDSHAKE_TIMEOUT, span.clone()),
-            h2_max_streams: HTTP_H2_MAX_STREAMS,
-            retries: HTTP_RETRIES,
-            idle_per_member: HTTP_IDLE_PER_MEMBER,
-            backend_keepalive: Spanned::new(HTTP_BACKEND_KEEPALIVE, span),
-            affinity_secret_file: None,
-        }
-    }
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings::defaults(0..0)
-    }
 }
 
 /// One server in a pool.
@@ -644,131 +581,6 @@ pub struct UserType {
     pub auth: Vec<Spanned<String>>,
     pub reaches: Vec<Spanned<Reach>>,
     pub reaches_span: Span,
-}
-
-/// Split DNS for the topology's domain.
-#[derive(Clone, Debug)]
-pub struct Dns {
-    pub apex: Spanned<String>,
-    pub ttl: Spanned<Duration>,
-    pub listen: Vec<Spanned<std::net::SocketAddr>>,
-    pub views: Vec<DnsView>,
-    pub records: Vec<DnsRecord>,
-    /// Records named `*.something` are RFC 4592 wildcards only when true.
-    pub wildcards: bool,
-    /// Clients (by prefix) that may transfer the zone (AXFR/IXFR over TCP);
-    /// they receive their own zone's view.
-    pub allow_transfer: Vec<Spanned<IpNet>>,
-    /// The apex NS names; empty means one `nsN.<apex>` per listen address.
-    pub ns: Vec<Spanned<String>>,
-    pub soa: DnsSoa,
-    pub rrl: DnsRrl,
-    /// The largest UDP answer, whatever larger size a client offers.
-    pub max_udp_payload: u16,
-    pub tcp_idle_timeout: Spanned<Duration>,
-    pub tcp_max_connections: u32,
-    pub span: Span,
-}
-
-/// `[dns.soa]`: the generated SOA record.
-#[derive(Clone, Debug)]
-pub struct DnsSoa {
-    /// Primary server name; default the first NS name.
-    pub mname: Option<Spanned<String>>,
-    /// Responsible mailbox as a name; default `hostmaster.<apex>`.
-    pub rname: Option<Spanned<String>>,
-    pub refresh: Spanned<Duration>,
-    pub retry: Spanned<Duration>,
-    pub expire: Spanned<Duration>,
-    /// The negative-caching TTL (RFC 2308).
-    pub minimum: Spanned<Duration>,
-}
-
-impl DnsSoa {
-    /// The documented defaults, pointing at `span` for diagnostics.
-    pub fn defaults(span: Span) -> DnsSoa {
-        use crate::decode::defaults::*;
-        DnsSoa {
-            mname: None,
-            rname: None,
-            refresh: Spanned::new(SOA_REFRESH, span.clone()),
-            retry: Spanned::new(SOA_RETRY, span.clone()),
-            expire: Spanned::new(SOA_EXPIRE, span.clone()),
-            minimum: Spanned::new(SOA_MINIMUM, span),
-        }
-    }
-}
-
-/// `[dns.rrl]`: response rate limiting per client prefix (UDP only).
-#[derive(Clone, Debug)]
-pub struct DnsRrl {
-    /// 0 turns rate limiting off.
-    pub responses_per_second: u32,
-    /// Every `slip`-th response over the limit goes out truncated (TC=1) so a
-    /// real client retries over TCP; the rest are dropped.
-    pub slip: u32,
-    pub ipv4_prefix: u8,
-    pub ipv6_prefix: u8,
-    /// Never limited (the organisation's own resolvers).
-    pub exempt: Vec<Spanned<IpNet>>,
-}
-
-impl Default for DnsRrl {
-    fn default() -> Self {
-        use crate::decode::defaults::*;
-        DnsRrl {
-            responses_per_second: RRL_RESPONSES_PER_SECOND,
-            slip: RRL_SLIP,
-            ipv4_prefix: RRL_IPV4_PREFIX,
-            ipv6_prefix: RRL_IPV6_PREFIX,
-            exempt: Vec::new(),
-        }
-    }
-}
-
-/// The answers one set of zones sees.
-#[derive(Clone, Debug)]
-pub struct DnsView {
-    pub name: Spanned<String>,
-    pub zones: Vec<Spanned<String>>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum RecordType {
-    A,
-    Aaaa,
-    Cname,
-    Mx,
-    Txt,
-    Srv,
-    Ns,
-}
-
-impl RecordType {
-    pub const ALL: [(&'static str, RecordType); 7] = [
-        ("A", RecordType::A),
-        ("AAAA", RecordType::Aaaa),
-        ("CNAME", RecordType::Cname),
-        ("MX", RecordType::Mx),
-        ("TXT", RecordType::Txt),
-        ("SRV", RecordType::Srv),
-        ("NS", RecordType::Ns),
-    ];
-
-    pub fn keyword(self) -> &'static str {
-        keyword_of(&Self::ALL, self)
-    }
-}
-
-/// An extra record, served in the named views (all views when none are named).
-#[derive(Clone, Debug)]
-pub struct DnsRecord {
-    /// Relative to the apex (`@` for the apex itself) or fully qualified with a trailing dot.
-    pub name: Spanned<String>,
-    pub rtype: Spanned<RecordType>,
-    pub value: Spanned<String>,
-    pub views: Vec<Spanned<String>>,
-    pub ttl: Option<Spanned<Duration>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
