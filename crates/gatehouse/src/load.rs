@@ -28,3 +28,21 @@ pub fn load(file: Option<&Path>) -> Result<Loaded, Unreadable> {
     })?;
     Ok(Loaded { name, text })
 }
+
+/// Loads and checks a topology for the commands that need its plan. On
+/// failure: exit code 2 and the reason when it cannot be read, exit code 1
+/// and `check`'s report when it is invalid. Warnings go to standard error.
+pub fn load_plan(file: Option<&Path>) -> Result<gatehouse_model::Plan, (u8, String)> {
+    let loaded = load(file).map_err(|Unreadable(why)| (2, format!("error: {why}\n")))?;
+    let checked = gatehouse_model::check(&loaded.text);
+    let source = gatehouse_model::Source::new(&loaded.name, &loaded.text);
+    match checked.plan {
+        Some(plan) => {
+            for d in &checked.diagnostics {
+                eprintln!("{}\n", d.render(&source, false));
+            }
+            Ok(plan)
+        }
+        None => Err((1, crate::cmd::check::text_report(&checked, &source, false))),
+    }
+}

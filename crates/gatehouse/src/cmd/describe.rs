@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gatehouse_model::Source;
 use gatehouse_render::describe::{describe, DescribeFormat, Lang};
 
-use crate::load::{load, Unreadable};
+use crate::load::load_plan;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,16 +49,7 @@ pub enum FormatArg {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    match run(&args) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err((code, message)) => {
-            eprint!("{message}");
-            ExitCode::from(code)
-        }
-    }
+    super::print_or_fail(run(&args))
 }
 
 /// The description, or the exit code and what to print on standard error:
@@ -70,25 +60,8 @@ fn run(args: &Args) -> Result<String, (u8, String)> {
         FormatArg::Md => DescribeFormat::Markdown,
         FormatArg::Html => DescribeFormat::Html,
     };
-    let plan = compile(args.file.as_deref())?;
+    let plan = load_plan(args.file.as_deref())?;
     Ok(describe(&plan, lang, format))
-}
-
-/// Loads and checks a topology for the rendering commands: warnings go to
-/// standard error, and errors stop with the same report `check` prints.
-pub(crate) fn compile(file: Option<&std::path::Path>) -> Result<gatehouse_model::Plan, (u8, String)> {
-    let loaded = load(file).map_err(|Unreadable(why)| (2, format!("error: {why}\n")))?;
-    let checked = gatehouse_model::check(&loaded.text);
-    let source = Source::new(&loaded.name, &loaded.text);
-    match checked.plan {
-        Some(plan) => {
-            for d in &checked.diagnostics {
-                eprintln!("{}\n", d.render(&source, false));
-            }
-            Ok(plan)
-        }
-        None => Err((1, super::check::text_report(&checked, &source, false))),
-    }
 }
 
 #[cfg(test)]

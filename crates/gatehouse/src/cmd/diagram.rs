@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use gatehouse_render::describe::Lang;
 use gatehouse_render::diagram::{diagram_dot, diagram_svg};
 
-use super::describe::{compile, LangArg};
+use super::describe::LangArg;
+use crate::load::load_plan;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,20 +31,11 @@ pub enum Format {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    match run(&args) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err((code, message)) => {
-            eprint!("{message}");
-            ExitCode::from(code)
-        }
-    }
+    super::print_or_fail(run(&args))
 }
 
 fn run(args: &Args) -> Result<String, (u8, String)> {
-    let plan = compile(args.file.as_deref())?;
+    let plan = load_plan(args.file.as_deref())?;
     let lang: Lang = args.lang.into();
     Ok(match args.format {
         Format::Svg => diagram_svg(&plan, lang),

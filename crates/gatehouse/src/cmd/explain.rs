@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use gatehouse_model::topology::Transport;
-use gatehouse_model::Source;
 use gatehouse_verify::explain::{self, Destination, Explanation, Query, Verdict};
 
-use crate::load::{load, Unreadable};
+use crate::load::load_plan;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -61,21 +60,13 @@ impl Args {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let loaded = match load(args.config.as_deref()) {
-        Ok(l) => l,
-        Err(Unreadable(why)) => {
-            eprintln!("error: {why}");
+    let plan = match load_plan(args.config.as_deref()) {
+        Ok(plan) => plan,
+        // Exit code 1 means "denied" here, so an unusable topology is 2.
+        Err((_, message)) => {
+            eprint!("{message}");
             return ExitCode::from(2);
         }
-    };
-    let checked = gatehouse_model::check(&loaded.text);
-    let Some(plan) = checked.plan else {
-        let source = Source::new(&loaded.name, &loaded.text);
-        for d in checked.diagnostics.iter().filter(|d| d.is_error()) {
-            eprintln!("{}\n", d.render(&source, false));
-        }
-        eprintln!("error: {} is invalid; run `gatehouse check` on it", loaded.name);
-        return ExitCode::from(2);
     };
     let x = explain::explain(&plan, &args.query());
     match args.format {

@@ -9,9 +9,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use gatehouse_model::Source;
-
-use crate::load::{load, Unreadable};
+use crate::load::load_plan;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,21 +36,12 @@ pub struct Output {
 
 pub fn main(args: Args) -> ExitCode {
     let Target::Nftables(Output { file, output }) = args.target;
-    let loaded = match load(file.as_deref()) {
-        Ok(l) => l,
-        Err(Unreadable(why)) => {
-            eprintln!("error: {why}");
-            return ExitCode::from(2);
+    let plan = match load_plan(file.as_deref()) {
+        Ok(plan) => plan,
+        Err((code, message)) => {
+            eprint!("{message}");
+            return ExitCode::from(code);
         }
-    };
-    let checked = gatehouse_model::check(&loaded.text);
-    let source = Source::new(&loaded.name, &loaded.text);
-    for d in &checked.diagnostics {
-        eprintln!("{}\n", d.render(&source, false));
-    }
-    let Some(plan) = checked.plan else {
-        eprintln!("error: {} is invalid; nothing exported", loaded.name);
-        return ExitCode::from(1);
     };
     let ruleset = gatehouse_render::nftables::nftables(&plan);
     let written = match output.as_deref() {

@@ -16,3 +16,17 @@ pub struct TopologyArg {
     /// The topology file; the built-in Contoso topology when omitted.
     pub file: Option<PathBuf>,
 }
+
+/// Prints a command's output, or its error and exit code.
+pub fn print_or_fail(result: Result<String, (u8, String)>) -> std::process::ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err((code, message)) => {
+            eprint!("{message}");
+            std::process::ExitCode::from(code)
+        }
+    }
+}
