@@ -19,4 +19,5 @@ pub mod proxy_header;
 pub mod zones;
 
 pub use acl::{Acl, AclCounters, Action, Decision, LogLimiter, Match, PortRange, Proto, Rule};
+pub use addr::is_public;
 pub use zones::{ZoneId, ZoneTable};

@@ -17,8 +17,6 @@
 //! zones whose prefixes are all globally routable (not RFC 1918, CGNAT,
 //! loopback, link-local or ULA).
 
-use std::net::IpAddr;
-
 use gatehouse_model::topology::{Zone, ZoneRole};
 use gatehouse_model::Plan;
 use gatehouse_policy::ZoneId;
@@ -168,23 +166,9 @@ pub fn kind_of(zone: &Zone) -> ZoneKind {
     }
 }
 
-/// Whether a prefix is globally routable. Documentation ranges count as
-/// global: examples use them to stand for public addresses.
+/// Whether a prefix stands for public addresses (documentation ranges do).
 fn is_global(net: IpNet) -> bool {
-    match net.network() {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            !(a.is_private()
-                || a.is_loopback()
-                || a.is_link_local()
-                || a.is_unspecified()
-                || (o[0] == 100 && (o[1] & 0xc0) == 64))
-        }
-        IpAddr::V6(a) => {
-            let first = a.segments()[0];
-            !(a.is_loopback() || a.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
-        }
-    }
+    gatehouse_policy::is_public(net.network())
 }
 
 #[cfg(test)]

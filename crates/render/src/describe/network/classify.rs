@@ -2,8 +2,8 @@
 //! the gateway ACL's decision, a route's authentication, whether addresses
 //! are public, which zones are outside, and how pools group into servers.
 
+use gatehouse_policy::is_public;
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
 use gatehouse_model::topology::{AclProtocol, Action, AuthPolicy, Product, Route, Source, Tier, Transport, Zone};
 use gatehouse_model::Plan;
@@ -53,28 +53,6 @@ pub(crate) fn gate(t: &gatehouse_model::Topology, zone: &str, transport: Transpo
         }
     }
     Gate::Denied(None)
-}
-
-/// Whether an address stands for the public Internet. Documentation ranges
-/// count as public: examples use them in place of real public addresses.
-pub(super) fn is_public(addr: IpAddr) -> bool {
-    match addr {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            !(a.is_private()
-                || a.is_loopback()
-                || a.is_link_local()
-                || a.is_unspecified()
-                || (o[0] == 100 && (64..128).contains(&o[1])))
-        }
-        IpAddr::V6(a) => {
-            if let Some(v4) = a.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let s = a.segments();
-            !(a.is_loopback() || a.is_unspecified() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80)
-        }
-    }
 }
 
 /// Whether a zone's clients are outside the intranet: the default zone, and
