@@ -76,25 +76,7 @@ async fn requests_are_not_retried_once_bytes_went_upstream() {
         }
     });
     let port = free_port();
-    let text = format!(
-        r#"
-[certificates.lab]
-names = ["www.lab.test"]
-[pools.web]
-service = "web"
-members = ["127.0.0.1:{bport}"]
-[listeners.https]
-address = "127.0.0.1"
-port = {port}
-protocol = "https"
-zones = ["lab"]
-certificates = ["lab"]
-[routes.www]
-listeners = ["https"]
-hosts = ["www.lab.test"]
-pool = "web"
-"#
-    );
+    let text = www_site(port, &[bport]);
     let (_proxy, _) = start(plan(&text), |_| {}).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     for method in ["POST", "GET"] {
@@ -177,26 +159,7 @@ async fn shutdown_lets_in_flight_requests_finish_then_stops_listening() {
     })
     .await;
     let port = free_port();
-    let text = format!(
-        r#"
-[certificates.lab]
-names = ["www.lab.test"]
-[pools.web]
-service = "web"
-members = ["127.0.0.1:{p}"]
-[listeners.https]
-address = "127.0.0.1"
-port = {port}
-protocol = "https"
-zones = ["lab"]
-certificates = ["lab"]
-[routes.www]
-listeners = ["https"]
-hosts = ["www.lab.test"]
-pool = "web"
-"#,
-        p = slow.port()
-    );
+    let text = www_site(port, &[slow.port()]);
     let (proxy, _) = start(plan(&text), |_| {}).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut c = h1(addr, "www.lab.test").await;
@@ -212,26 +175,7 @@ pool = "web"
 async fn backend_connections_are_pooled_per_member_and_reused() {
     let web = echo("web").await;
     let port = free_port();
-    let text = format!(
-        r#"
-[certificates.lab]
-names = ["www.lab.test"]
-[pools.web]
-service = "web"
-members = ["127.0.0.1:{w}"]
-[listeners.https]
-address = "127.0.0.1"
-port = {port}
-protocol = "https"
-zones = ["lab"]
-certificates = ["lab"]
-[routes.www]
-listeners = ["https"]
-hosts = ["www.lab.test"]
-pool = "web"
-"#,
-        w = web.port()
-    );
+    let text = www_site(port, &[web.port()]);
     let (_proxy, _) = start(plan(&text), |_| {}).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     // Sequential requests from several client connections share one backend connection.
@@ -267,28 +211,7 @@ async fn connect_timeout_of_the_route_applies_to_a_member_that_never_answers() {
         }
     }
     let port = free_port();
-    let text = format!(
-        r#"
-[certificates.lab]
-names = ["www.lab.test"]
-[pools.web]
-service = "web"
-members = ["127.0.0.1:{bport}"]
-[listeners.https]
-address = "127.0.0.1"
-port = {port}
-protocol = "https"
-zones = ["lab"]
-certificates = ["lab"]
-[routes.www]
-listeners = ["https"]
-hosts = ["www.lab.test"]
-pool = "web"
-timeouts = {{ connect = "300ms" }}
-[http]
-retries = 0
-"#
-    );
+    let text = www_site(port, &[bport]) + "timeouts = { connect = \"300ms\" }\n[http]\nretries = 0\n";
     let (_proxy, _) = start(plan(&text), |_| {}).await;
     let mut c = h1(SocketAddr::from(([127, 0, 0, 1], port)), "www.lab.test").await;
     let started = std::time::Instant::now();

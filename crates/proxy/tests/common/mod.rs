@@ -62,6 +62,19 @@ pub fn free_port() -> u16 {
 }
 
 /// Compiles a lab topology (LAB + `rest`), failing with the diagnostics.
+/// One https listener on 127.0.0.1:`port` with a generated certificate for
+/// www.lab.test, routing everything to pool "web" over `members` (ports on
+/// 127.0.0.1). Text appended to it continues the route's table.
+pub fn www_site(port: u16, members: &[u16]) -> String {
+    let members: Vec<String> = members.iter().map(|m| format!("\"127.0.0.1:{m}\"")).collect();
+    format!(
+        "[certificates.lab]\nnames = [\"www.lab.test\"]\n[pools.web]\nservice = \"web\"\nmembers = [{}]\n\
+         [listeners.https]\naddress = \"127.0.0.1\"\nport = {port}\nprotocol = \"https\"\nzones = [\"lab\"]\n\
+         certificates = [\"lab\"]\n[routes.www]\nlisteners = [\"https\"]\nhosts = [\"www.lab.test\"]\npool = \"web\"\n",
+        members.join(", ")
+    )
+}
+
 pub fn plan(rest: &str) -> Arc<Plan> {
     let text = format!("{LAB}\n{rest}");
     let checked = gatehouse_model::check(&text);
