@@ -517,7 +517,7 @@ fn http_settings_have_documented_defaults_and_can_be_set() {
         (h.header_timeout.value, h.handshake_timeout.value),
         (Duration::from_secs(30), Duration::from_secs(10))
     );
-    assert_eq!((h.h2_max_streams, h.retries, h.idle_per_member), (128, 2, 64));
+    assert_eq!((h.h2_max_streams, h.retries, h.idle_per_member), (128, 2, 1024));
     assert!(h.body_timeout.is_none() && h.affinity_secret_file.is_none());
     let plan = with("[http]\nheader_timeout = \"5s\"\nbody_timeout = \"2m\"\nretries = 0\naffinity_secret_file = \"affinity.key\"\n").plan.unwrap();
     let h = &plan.topology.http;

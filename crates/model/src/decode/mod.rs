@@ -44,7 +44,7 @@ pub mod defaults {
     pub const HTTP_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
     pub const HTTP_H2_MAX_STREAMS: u32 = 128;
     pub const HTTP_RETRIES: u32 = 2;
-    pub const HTTP_IDLE_PER_MEMBER: u32 = 64;
+    pub const HTTP_IDLE_PER_MEMBER: u32 = 1024;
     pub const HTTP_BACKEND_KEEPALIVE: Duration = Duration::from_secs(60);
 }
 
