@@ -137,9 +137,16 @@ retries = 0
         base = loopback_topology(&[free_port()], echo_backend(), dns)
     );
     std::fs::write(&config, text).unwrap();
-    let run = Running::start(&config, &[]);
+    let run = Running::start(&config, &["--http-workers", "3"]);
     run.wait_for("gatehouse running");
     std::thread::sleep(Duration::from_millis(1000));
+    // Web clients are served by exactly the worker threads asked for.
+    let workers = std::fs::read_dir(format!("/proc/{}/task", run.child.id()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).ok())
+        .filter(|name| name.starts_with("gatehouse-http"))
+        .count();
+    assert_eq!(workers, 3);
     let resolve = format!("intranet.lab.example:{https}:127.0.0.1");
     let url = format!("https://intranet.lab.example:{https}/");
     for _ in 0..10 {

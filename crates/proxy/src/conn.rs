@@ -21,8 +21,10 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::body::{BoxError, ProxyBody};
 use crate::client::{read_proxy_header, Client, Origin, PROXY_HEADER_TIMEOUT};
+use crate::coalesce::Coalesce;
 use crate::exchange::AccessRecord;
 use crate::guard::SmugglingGuard;
+use crate::headers::ClientHeaders;
 use crate::phases::{self, Routed};
 use crate::state::{ListenerState, PlanState};
 use crate::upstream::{Sender, Target};
@@ -48,6 +50,8 @@ pub(crate) struct ConnCtx {
     pub client: IpAddr,
     pub origin: Origin,
     pub h2: bool,
+    /// `client`'s forwarding headers, rendered once.
+    pub client_headers: ClientHeaders,
     /// Set once NTLM/Negotiate is seen (HTTP/1.1 only).
     pub pinned: Mutex<Option<Pinned>>,
 }
@@ -160,6 +164,7 @@ pub(crate) async fn serve(
             client,
             origin,
             h2,
+            client_headers: ClientHeaders::new(client, listener.proto()),
             pinned: Mutex::new(None),
         })
     };
@@ -209,7 +214,7 @@ where
         .timer(TokioTimer::new())
         .max_concurrent_streams(max_streams)
         .keep_alive_interval(Some(Duration::from_secs(60)));
-    let conn = builder.serve_connection(TokioIo::new(io), svc);
+    let conn = builder.serve_connection(TokioIo::new(Coalesce::new(io)), svc);
     drive(&shared, conn, |c| c.graceful_shutdown()).await;
 }
 
@@ -276,7 +281,9 @@ async fn handle(ctx: Arc<ConnCtx>, req: http::Request<Incoming>) -> Result<http:
                 );
                 return Ok(resp);
             }
-            forward::forward(ctx, client, route, host, req, started).await
+            // Boxed: hyper moves this future into a task of its own for every
+            // HTTP/2 stream, and forwarding's state is kilobytes.
+            Box::pin(forward::forward(ctx, client, route, host, req, started)).await
         }
     }
 }

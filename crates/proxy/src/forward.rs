@@ -30,7 +30,7 @@ use crate::body::{Activity, BoxError, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
 use crate::conn::{ConnCtx, Pinned};
 use crate::exchange::Exchange;
-use crate::headers::{is_connection_auth, set_forwarding, strip_hop_by_hop, ForwardedFor};
+use crate::headers::{is_connection_auth, set_forwarding, strip_hop_by_hop, ForwardedFor, Rendered};
 use crate::pages;
 use crate::phases::page;
 use crate::picker::{AffinityHint, PickRequest};
@@ -112,9 +112,12 @@ pub(crate) async fn forward(
     set_forwarding(
         &mut parts.headers,
         &ForwardedFor {
-            client: client.addr,
+            client: if client.addr == ctx.client_headers.addr {
+                Rendered::Ready(&ctx.client_headers)
+            } else {
+                Rendered::Fresh(client.addr, ctx.listener.proto())
+            },
             chain: client.chain.as_ref(),
-            proto: ctx.listener.proto(),
             host: original_host.as_ref(),
         },
     );
@@ -125,10 +128,16 @@ pub(crate) async fn forward(
     if let Some(h) = &backend_host {
         parts.headers.insert(header::HOST, h.clone());
     }
-    parts.uri = parts.uri.path_and_query().map_or_else(
-        || http::Uri::from_static("/"),
-        |pq| pq.as_str().parse().unwrap_or_default(),
+    // Origin form: the path and query alone (no re-parse: they share bytes).
+    let mut origin_form = http::uri::Parts::default();
+    origin_form.path_and_query = Some(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
     );
+    parts.uri = http::Uri::from_parts(origin_form).unwrap_or_else(|_| http::Uri::from_static("/"));
     parts.version = http::Version::HTTP_11;
     let method = parts.method.clone();
     let activity = Activity::new();
@@ -201,7 +210,10 @@ pub(crate) async fn forward(
             Some(s) => s,
             None => {
                 let tls = state.backend_tls.get(&*route.pool).cloned();
-                match shared.upstreams.connect(&target, tls, route.connect_timeout).await {
+                // Boxed: the connect future is large and runs once per new
+                // backend connection, while this future is moved into a task
+                // for every request.
+                match Box::pin(shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
                     Ok(s) => s,
                     Err(e) => {
                         tracing::warn!(route = %route.name, member = %record.member, "{e}");

@@ -9,33 +9,52 @@ use std::net::IpAddr;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Headers that describe one hop, never the message (RFC 9110 7.6.1), plus
-/// the non-standard ones proxies are known to mishandle. Constants, so that
-/// the per-request work is hashing, not parsing names.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-];
+/// the non-standard ones proxies are known to mishandle.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Forwarding headers a client could forge; gatehouse sets its own.
-const FORWARDING: [HeaderName; 7] = [
-    header::FORWARDED,
-    X_FORWARDED_FOR,
-    X_FORWARDED_PROTO,
-    X_FORWARDED_HOST,
-    HeaderName::from_static("x-forwarded-port"),
-    HeaderName::from_static("x-real-ip"),
-    HeaderName::from_static("x-client-ip"),
-];
+fn is_forwarding(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "forwarded"
+            | "x-forwarded-for"
+            | "x-forwarded-proto"
+            | "x-forwarded-host"
+            | "x-forwarded-port"
+            | "x-real-ip"
+            | "x-client-ip"
+    )
+}
+
+/// Removes every header `doomed` picks. One pass over the names, and no
+/// hashing at all in the usual case where none is present: asking the map
+/// to remove each absent name in turn cost more than the rest of the
+/// header work together.
+fn remove_where(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
+    if !headers.keys().any(&doomed) {
+        return;
+    }
+    let names: Vec<HeaderName> = headers.keys().filter(|n| doomed(n)).cloned().collect();
+    for n in names {
+        headers.remove(n);
+    }
+}
 
 /// Prefix of the identity headers gatehouse sets for backends (pre-
 /// authentication will set `X-Gatehouse-User`). Any client-supplied header
@@ -64,12 +83,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         .get(header::TE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("trailers")));
-    for h in &HOP_BY_HOP {
-        if keep_upgrade && h == header::UPGRADE {
-            continue;
-        }
-        headers.remove(h);
-    }
+    remove_where(headers, |n| is_hop_by_hop(n) && !(keep_upgrade && n == header::UPGRADE));
     if te_trailers {
         // The one TE value that is end to end: the client accepts trailers.
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
@@ -82,51 +96,64 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// What the request looked like to gatehouse, for the forwarding headers.
 pub(crate) struct ForwardedFor<'a> {
     /// The request's client (for a trusted proxy's request, the one its
-    /// `X-Forwarded-For` named).
-    pub client: IpAddr,
+    /// `X-Forwarded-For` named), already rendered when it is the
+    /// connection's own client.
+    pub client: Rendered<'a>,
     /// The `X-Forwarded-For` chain to send instead of just the client:
     /// only for a trusted proxy's request, whose chain it extends.
     pub chain: Option<&'a HeaderValue>,
-    pub proto: &'static str,
     /// The Host (or `:authority`) the client asked for, as sent.
     pub host: Option<&'a HeaderValue>,
+}
+
+pub(crate) enum Rendered<'a> {
+    Ready(&'a ClientHeaders),
+    Fresh(IpAddr, &'static str),
+}
+
+/// A client's `X-Forwarded-For` value and the start of its `Forwarded`
+/// value, rendered once per connection rather than once per request.
+pub(crate) struct ClientHeaders {
+    pub addr: IpAddr,
+    xff: HeaderValue,
+    /// `for=...;proto=...`
+    forwarded: String,
+    proto: &'static str,
+}
+
+impl ClientHeaders {
+    pub fn new(addr: IpAddr, proto: &'static str) -> Self {
+        let client = addr.to_canonical();
+        let ip = client.to_string();
+        let forwarded = match client {
+            IpAddr::V4(_) => format!("for={ip};proto={proto}"),
+            IpAddr::V6(_) => format!("for=\"[{ip}]\";proto={proto}"),
+        };
+        ClientHeaders {
+            addr,
+            // An address always renders to a valid header value.
+            xff: HeaderValue::from_str(&ip).unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            forwarded,
+            proto,
+        }
+    }
 }
 
 /// Strips client-supplied forwarding and identity headers, then sets
 /// `X-Forwarded-For`, `-Proto`, `-Host` and `Forwarded` (RFC 7239).
 pub(crate) fn set_forwarding(headers: &mut HeaderMap, f: &ForwardedFor<'_>) {
-    for h in &FORWARDING {
-        headers.remove(h);
-    }
-    if headers.keys().any(|k| k.as_str().starts_with(IDENTITY_PREFIX)) {
-        let identity: Vec<HeaderName> = headers
-            .keys()
-            .filter(|k| k.as_str().starts_with(IDENTITY_PREFIX))
-            .cloned()
-            .collect();
-        for k in identity {
-            headers.remove(k);
+    remove_where(headers, |n| is_forwarding(n) || n.as_str().starts_with(IDENTITY_PREFIX));
+    let fresh;
+    let client = match f.client {
+        Rendered::Ready(c) => c,
+        Rendered::Fresh(addr, proto) => {
+            fresh = ClientHeaders::new(addr, proto);
+            &fresh
         }
-    }
-    let client = f.client.to_canonical();
-    let ip = client.to_string();
-    match f.chain {
-        Some(chain) => {
-            headers.insert(X_FORWARDED_FOR, chain.clone());
-        }
-        None => {
-            if let Ok(v) = HeaderValue::from_str(&ip) {
-                headers.insert(X_FORWARDED_FOR, v);
-            }
-        }
-    }
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(f.proto));
-    let mut forwarded = match client {
-        IpAddr::V4(_) => format!("for={ip}"),
-        IpAddr::V6(_) => format!("for=\"[{ip}]\""),
     };
-    forwarded.push_str(";proto=");
-    forwarded.push_str(f.proto);
+    headers.insert(X_FORWARDED_FOR, f.chain.unwrap_or(&client.xff).clone());
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
+    let mut forwarded = client.forwarded.clone();
     if let Some(host) = f.host {
         headers.insert(X_FORWARDED_HOST, host.clone());
         if let Ok(h) = host.to_str() {
@@ -136,7 +163,8 @@ pub(crate) fn set_forwarding(headers: &mut HeaderMap, f: &ForwardedFor<'_>) {
             }
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    // Built from an address, a protocol name and checked host characters.
+    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded)) {
         headers.insert(header::FORWARDED, v);
     }
 }

@@ -33,13 +33,14 @@ use arc_swap::ArcSwap;
 use gatehouse_model::topology::ClientAddress;
 use gatehouse_model::Plan;
 use gatehouse_policy::LogLimiter;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 mod affinity;
 mod body;
 mod client;
+mod coalesce;
 pub mod config;
 mod conn;
 mod exchange;
@@ -55,6 +56,7 @@ mod tls;
 mod tunnel;
 mod upstream;
 mod warnings;
+mod workers;
 
 pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};
 pub use exchange::{AccessLog, AccessRecord, TracingAccessLog};
@@ -122,6 +124,10 @@ pub struct ProxyOptions {
     pub picker: Arc<dyn MemberPicker>,
     /// Where access records go; the default is [`TracingAccessLog`].
     pub access_log: Arc<dyn AccessLog>,
+    /// Threads serving client connections, each with a runtime of its own
+    /// (see the `workers` module); the default is one per core. Zero serves
+    /// them on the runtime that started the proxy.
+    pub workers: usize,
 }
 
 impl ProxyOptions {
@@ -130,6 +136,7 @@ impl ProxyOptions {
             base_dir: base_dir.into(),
             picker: Arc::new(RoundRobinPicker::default()),
             access_log: Arc::new(TracingAccessLog),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -164,6 +171,7 @@ pub(crate) struct Shared {
     pub access_log: Arc<dyn AccessLog>,
     pub signer: affinity::CookieSigner,
     pub upstreams: Arc<upstream::Upstreams>,
+    pub workers: workers::Workers,
     pub tracker: Arc<Tracker>,
     /// 0 running, 1 graceful shutdown, 2 close everything now.
     pub stop: watch::Sender<u8>,
@@ -195,11 +203,15 @@ impl HttpProxy {
         let generated = tls::GeneratedCache::default();
         let state = PlanState::build(plan, &options.base_dir, &generated)?;
         let (stop, _) = watch::channel(0u8);
+        let workers = workers::Workers::start(options.workers).map_err(|e| ProxyError::Settings {
+            message: format!("cannot start {} connection workers: {e}", options.workers),
+        })?;
         // The cookie key and the backend connection pool live as long as the
         // proxy: a reload does not log anyone out or drop idle connections.
         let shared = Arc::new(Shared {
             signer: affinity::CookieSigner::new(state.config.affinity_secret.as_deref()),
-            upstreams: Arc::new(upstream::Upstreams::new(&state.config)),
+            upstreams: Arc::new(upstream::Upstreams::new(&state.config, workers.slots())),
+            workers,
             picker: options.picker,
             access_log: options.access_log,
             tracker: Arc::default(),
@@ -402,14 +414,32 @@ async fn accept_loop(shared: Arc<Shared>, current: Arc<ArcSwap<PlanState>>, sock
             },
             None => None,
         };
-        tokio::spawn(conn::serve(
-            shared.clone(),
-            state,
-            listener,
-            tcp,
-            peer,
-            accepted,
-            permit,
-        ));
+        if shared.workers.is_empty() {
+            tokio::spawn(conn::serve(
+                shared.clone(),
+                state,
+                listener,
+                tcp,
+                peer,
+                accepted,
+                permit,
+            ));
+            continue;
+        }
+        // The socket moves to a worker's reactor.
+        let tcp = match tcp.into_std() {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                tracing::warn!(%addr, "cannot hand a connection to a worker: {e}");
+                continue;
+            }
+        };
+        let shared_for_worker = shared.clone();
+        shared.workers.run(move || async move {
+            match TcpStream::from_std(tcp) {
+                Ok(tcp) => conn::serve(shared_for_worker, state, listener, tcp, peer, accepted, permit).await,
+                Err(e) => tracing::warn!(%peer, "worker cannot take a connection: {e}"),
+            }
+        });
     }
 }

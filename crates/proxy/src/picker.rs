@@ -15,7 +15,6 @@
 //! 3. [`MemberPicker::release`] once the exchange ends (for every `pick` whose
 //!    connect succeeded), so least-connections counts stay right.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -84,7 +83,8 @@ impl Default for EjectionPolicy {
 pub struct RoundRobinPicker {
     policy: EjectionPolicy,
     epoch: Instant,
-    pools: RwLock<HashMap<String, Arc<PoolState>>>,
+    /// By pool name (configuration, not client input: a fast hash is safe).
+    pools: RwLock<rustc_hash::FxHashMap<String, Arc<PoolState>>>,
 }
 
 #[derive(Debug, Default)]
@@ -120,7 +120,7 @@ impl RoundRobinPicker {
         RoundRobinPicker {
             policy,
             epoch: Instant::now(),
-            pools: RwLock::new(HashMap::new()),
+            pools: RwLock::default(),
         }
     }
 

@@ -62,27 +62,39 @@ impl std::fmt::Display for ConnectError {
     }
 }
 
-/// Idle backend connections, by target.
+/// Keyed by configuration values, not by anything a client sends, so the
+/// faster non-keyed hash is safe here.
+type IdleList = rustc_hash::FxHashMap<Target, VecDeque<(Sender, Instant)>>;
+
+/// Idle backend connections, by target, kept apart per connection worker
+/// ([`crate::workers`]): a backend connection is driven by the worker that
+/// opened it, so only requests on that worker reuse it.
 pub(crate) struct Upstreams {
-    /// Oldest at the front; `take` uses the newest, which is the most
-    /// likely to still be open, and expired ones are pruned from the front.
-    idle: Mutex<HashMap<Target, VecDeque<(Sender, Instant)>>>,
+    /// Per worker slot. Oldest at the front; `take` uses the newest, which
+    /// is the most likely to still be open, and expired ones are pruned from
+    /// the front.
+    idle: Vec<Mutex<IdleList>>,
     max_idle: usize,
     keep: Duration,
 }
 
 impl Upstreams {
-    pub fn new(config: &ProxyConfig) -> Self {
+    pub fn new(config: &ProxyConfig, slots: usize) -> Self {
         Upstreams {
-            idle: Mutex::new(HashMap::new()),
+            idle: (0..slots.max(1)).map(|_| Mutex::default()).collect(),
             max_idle: config.max_idle_per_member,
             keep: config.backend_idle_keep,
         }
     }
 
+    fn mine(&self) -> std::sync::MutexGuard<'_, IdleList> {
+        let slot = crate::workers::slot().min(self.idle.len() - 1);
+        self.idle[slot].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A pooled connection, newest first; await its `ready()` before use.
     pub fn take(&self, target: &Target) -> Option<Sender> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.mine();
         let list = idle.get_mut(target)?;
         let now = Instant::now();
         while let Some((sender, since)) = list.pop_back() {
@@ -103,7 +115,7 @@ impl Upstreams {
     }
 
     fn park(&self, target: Target, sender: Sender) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.mine();
         let list = idle.entry(target).or_default();
         // One clock read per park: this runs once per request.
         let now = Instant::now();

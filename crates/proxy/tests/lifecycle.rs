@@ -176,7 +176,7 @@ async fn backend_connections_are_pooled_per_member_and_reused() {
     let web = echo("web").await;
     let port = free_port();
     let text = www_site(port, &[web.port()]);
-    let (_proxy, _) = start(plan(&text), |_| {}).await;
+    let (_proxy, _) = start(plan(&text), |o| o.workers = 1).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     // Sequential requests from several client connections share one backend connection.
     for _ in 0..3 {
@@ -188,6 +188,29 @@ async fn backend_connections_are_pooled_per_member_and_reused() {
     }
     assert_eq!(web.requests.load(std::sync::atomic::Ordering::SeqCst), 30);
     assert_eq!(web.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn each_worker_reuses_its_own_backend_connections() {
+    let web = echo("web").await;
+    let port = free_port();
+    let text = www_site(port, &[web.port()]);
+    let (_proxy, _) = start(plan(&text), |o| o.workers = 2).await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    // Six client connections open at once land three on each worker; their
+    // sequential requests need one backend connection per worker, no more.
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        clients.push(h1(addr, "www.lab.test").await);
+    }
+    for _ in 0..5 {
+        for c in clients.iter_mut() {
+            let (status, _, _) = send(c, get("www.lab.test", "/")).await;
+            assert_eq!(status, 200);
+        }
+    }
+    assert_eq!(web.requests.load(std::sync::atomic::Ordering::SeqCst), 30);
+    assert_eq!(web.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

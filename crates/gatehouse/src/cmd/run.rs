@@ -32,6 +32,10 @@ pub struct Args {
     /// before they are closed.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub drain_timeout: Duration,
+    /// Threads serving web clients, each with its own event loop (HAProxy's
+    /// `nbthread`, nginx's `worker_processes`); one per core when omitted.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub http_workers: Option<u16>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -46,6 +50,7 @@ pub fn main(args: Args) -> ExitCode {
         log_format,
         log_level,
         drain_timeout,
+        http_workers,
     } = args;
     init_logging(log_format, &log_level);
     let plan = match compile(config.as_deref()) {
@@ -59,7 +64,12 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(serve(config, Arc::new(plan), drain_timeout))
+    runtime.block_on(serve(
+        config,
+        Arc::new(plan),
+        drain_timeout,
+        http_workers.map(usize::from),
+    ))
 }
 
 fn init_logging(format: LogFormat, level: &str) {
@@ -114,7 +124,7 @@ fn compile(config: Option<&std::path::Path>) -> Result<Plan, ExitCode> {
     }
 }
 
-async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration) -> ExitCode {
+async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration, http_workers: Option<usize>) -> ExitCode {
     let (Ok(mut term), Ok(mut int), Ok(mut hup), Ok(mut usr1)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -129,7 +139,7 @@ async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration) -> Exi
         Some(path) => path.parent().map(|p| p.to_path_buf()).unwrap_or_default(),
         None => std::env::current_dir().unwrap_or_default(),
     };
-    let services = match Services::start(plan.clone(), base_dir).await {
+    let services = match Services::start(plan.clone(), base_dir, http_workers).await {
         Ok(s) => s,
         Err(e) => {
             error!("{e}");

@@ -42,12 +42,16 @@ impl MemberHealth for PoolHealth {
 
 impl Services {
     /// Binds every socket of the plan. Certificate and key paths are relative
-    /// to `base_dir`. Fails, leaving nothing running, if any socket cannot
-    /// be bound or a certificate cannot be used.
-    pub async fn start(plan: Arc<Plan>, base_dir: PathBuf) -> Result<Services, String> {
+    /// to `base_dir`; `http_workers` threads serve web clients (one per core
+    /// when `None`). Fails, leaving nothing running, if any socket cannot be
+    /// bound or a certificate cannot be used.
+    pub async fn start(plan: Arc<Plan>, base_dir: PathBuf, http_workers: Option<usize>) -> Result<Services, String> {
         let l4 = Arc::new(Runtime::start(plan.clone()).map_err(|e| e.to_string())?);
         let mut options = ProxyOptions::new(base_dir);
         options.picker = Arc::new(RuntimePicker::new(l4.clone()));
+        if let Some(n) = http_workers {
+            options.workers = n;
+        }
         let http = match HttpProxy::start_with(plan.clone(), options).await {
             Ok(http) => http,
             Err(e) => {
