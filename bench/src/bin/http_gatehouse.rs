@@ -1,13 +1,17 @@
-//! Runs gatehouse's HTTP proxy from a topology file until SIGTERM or
-//! SIGINT, for the HTTP benchmark (the `gatehouse run` command is not wired
-//! to the proxy yet).
+//! Runs gatehouse's HTTP proxy alone from a topology file until SIGTERM or
+//! SIGINT, for the HTTP benchmark: `gatehouse run` would also start the L4
+//! balancer, DNS and health checks, which the benchmark does not exercise.
 //!
-//! Usage: `http_gatehouse TOPOLOGY.toml`. Threads: `GATEHOUSE_THREADS`
-//! (default: one per core). Logs: `RUST_LOG` (default `warn`, so access
+//! Usage: `http_gatehouse TOPOLOGY.toml`. Connection workers:
+//! `GATEHOUSE_THREADS` (default: one per core the process may run on). Logs: `RUST_LOG` (default `warn`, so access
 //! lines are not written during a benchmark).
 
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The same allocator as the `gatehouse` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let path = std::env::args().nth(1).expect("usage: http_gatehouse TOPOLOGY.toml");
@@ -29,13 +33,18 @@ fn main() {
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("GATEHOUSE_THREADS").ok().and_then(|t| t.parse().ok()) {
-        rt.worker_threads(n);
-    }
-    let rt = rt.enable_all().build().expect("runtime");
+    // The accept loops run here; connections are served by the proxy's
+    // own workers, one thread each.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
-        let proxy = match gatehouse_proxy::HttpProxy::start(Arc::new(plan), base).await {
+        let mut options = gatehouse_proxy::ProxyOptions::new(base);
+        if let Some(n) = std::env::var("GATEHOUSE_THREADS").ok().and_then(|t| t.parse().ok()) {
+            options.workers = n;
+        }
+        let proxy = match gatehouse_proxy::HttpProxy::start_with(Arc::new(plan), options).await {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {e}");
