@@ -9,10 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The same allocator as the `gatehouse` binary.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let path = std::env::args().nth(1).expect("usage: http_gatehouse TOPOLOGY.toml");
     tracing_subscriber::fmt()

@@ -7,12 +7,6 @@ mod services;
 
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's allocator: each proxied request makes a
-/// handful of short-lived allocations, and under callgrind mimalloc took
-/// about 7 % fewer instructions per HTTP/2 request (see BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
