@@ -31,6 +31,15 @@ pub(crate) fn slot() -> usize {
     SLOT.with(|s| s.get())
 }
 
+/// Takes a finished (or dropped) connection off its worker's count.
+struct Done(Arc<AtomicUsize>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 struct Worker {
     jobs: mpsc::UnboundedSender<Job>,
     /// Connections this worker is serving.
@@ -107,10 +116,15 @@ impl Workers {
         let load = worker.load.clone();
         load.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move || {
-            let task = make();
+            // Boxed before the wrapper awaits it: an async block that awaits
+            // a future it captured keeps room for it twice, and a
+            // connection's future is kilobytes; that doubled the memory of
+            // every idle connection.
+            let task = Box::pin(make());
+            let done = Done(load);
             tokio::spawn(async move {
+                let _done = done;
                 task.await;
-                load.fetch_sub(1, Ordering::Relaxed);
             });
         });
         if let Err(refused) = worker.jobs.send(job) {
