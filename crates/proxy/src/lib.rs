@@ -33,7 +33,7 @@ use arc_swap::ArcSwap;
 use gatehouse_model::topology::ClientAddress;
 use gatehouse_model::Plan;
 use gatehouse_policy::LogLimiter;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -185,7 +185,8 @@ pub(crate) struct Shared {
 pub struct HttpProxy {
     shared: Arc<Shared>,
     current: Arc<ArcSwap<PlanState>>,
-    sockets: Mutex<HashMap<SocketAddr, JoinHandle<()>>>,
+    /// Each listening socket's accept loops, one per worker.
+    sockets: Mutex<HashMap<SocketAddr, Vec<JoinHandle<()>>>>,
     base_dir: PathBuf,
     generated: tls::GeneratedCache,
 }
@@ -241,21 +242,24 @@ impl HttpProxy {
         let fresh = self.bind_new(&state).await?;
         let wanted: Vec<SocketAddr> = state.listeners.keys().copied().collect();
         self.current.store(Arc::new(state));
+        let mut started = Vec::new();
+        for (addr, socket) in fresh {
+            tracing::info!(%addr, "listening");
+            started.push((addr, self.accept_on_workers(addr, socket).await));
+        }
         let mut dropped = Vec::new();
         {
             let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
             let gone: Vec<SocketAddr> = sockets.keys().filter(|a| !wanted.contains(a)).copied().collect();
             for addr in gone {
-                if let Some(task) = sockets.remove(&addr) {
-                    task.abort();
-                    dropped.push(task);
+                if let Some(tasks) = sockets.remove(&addr) {
+                    for task in tasks {
+                        task.abort();
+                        dropped.push(task);
+                    }
                 }
             }
-            for (addr, socket) in fresh {
-                tracing::info!(%addr, "listening");
-                let task = tokio::spawn(accept_loop(self.shared.clone(), self.current.clone(), socket, addr));
-                sockets.insert(addr, task);
-            }
+            sockets.extend(started);
         }
         // The sockets of listeners that went away are closed once their
         // accept loops have ended.
@@ -290,13 +294,56 @@ impl HttpProxy {
     async fn bind_missing(&self) -> Result<(), ProxyError> {
         let state = self.current.load_full();
         let fresh = self.bind_new(&state).await?;
-        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
         for (addr, socket) in fresh {
             tracing::info!(%addr, "listening");
-            let task = tokio::spawn(accept_loop(self.shared.clone(), self.current.clone(), socket, addr));
-            sockets.insert(addr, task);
+            let tasks = self.accept_on_workers(addr, socket).await;
+            self.sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(addr, tasks);
         }
         Ok(())
+    }
+
+    /// Starts an accept loop for `socket` on every worker, each on its own
+    /// duplicate of the socket, or one on this runtime when there are no
+    /// workers. The socket closes once every loop has ended.
+    async fn accept_on_workers(&self, addr: SocketAddr, socket: TcpListener) -> Vec<JoinHandle<()>> {
+        let workers = &self.shared.workers;
+        if workers.is_empty() {
+            return vec![tokio::spawn(accept_loop(
+                self.shared.clone(),
+                self.current.clone(),
+                socket,
+                addr,
+            ))];
+        }
+        let socket = match socket.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(%addr, "cannot hand the listening socket to the workers: {e}");
+                return Vec::new();
+            }
+        };
+        let mut tasks = Vec::with_capacity(workers.len());
+        for i in 0..workers.len() {
+            let copy = match socket.try_clone() {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(%addr, "cannot share the listening socket with worker {i}: {e}");
+                    continue;
+                }
+            };
+            let (shared, current) = (self.shared.clone(), self.current.clone());
+            let task = workers.spawn_on(i, move || async move {
+                match TcpListener::from_std(copy) {
+                    Ok(socket) => accept_loop(shared, current, socket, addr).await,
+                    Err(e) => tracing::error!(%addr, "worker cannot accept on the socket: {e}"),
+                }
+            });
+            tasks.extend(task.await);
+        }
+        tasks
     }
 
     /// The addresses being listened on.
@@ -337,7 +384,7 @@ impl HttpProxy {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .drain()
-            .map(|(_, task)| task)
+            .flat_map(|(_, tasks)| tasks)
             .collect();
         // Waiting for the aborted accept loops closes their sockets before
         // this returns, so that the ports are free for whoever comes next.
@@ -414,32 +461,15 @@ async fn accept_loop(shared: Arc<Shared>, current: Arc<ArcSwap<PlanState>>, sock
             },
             None => None,
         };
-        if shared.workers.is_empty() {
-            tokio::spawn(conn::serve(
-                shared.clone(),
-                state,
-                listener,
-                tcp,
-                peer,
-                accepted,
-                permit,
-            ));
-            continue;
-        }
-        // The socket moves to a worker's reactor.
-        let tcp = match tcp.into_std() {
-            Ok(tcp) => tcp,
-            Err(e) => {
-                tracing::warn!(%addr, "cannot hand a connection to a worker: {e}");
-                continue;
-            }
-        };
-        let shared_for_worker = shared.clone();
-        shared.workers.run(move || async move {
-            match TcpStream::from_std(tcp) {
-                Ok(tcp) => conn::serve(shared_for_worker, state, listener, tcp, peer, accepted, permit).await,
-                Err(e) => tracing::warn!(%peer, "worker cannot take a connection: {e}"),
-            }
-        });
+        // On the runtime this accept loop runs on: a worker's, when there are workers.
+        tokio::spawn(conn::serve(
+            shared.clone(),
+            state,
+            listener,
+            tcp,
+            peer,
+            accepted,
+            permit,
+        ));
     }
 }

@@ -197,8 +197,9 @@ async fn each_worker_reuses_its_own_backend_connections() {
     let text = www_site(port, &[web.port()]);
     let (_proxy, _) = start(plan(&text), |o| o.workers = 2).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    // Six client connections open at once land three on each worker; their
-    // sequential requests need one backend connection per worker, no more.
+    // Six client connections open at once, spread over the two workers as
+    // the kernel hands them out; their sequential requests need one backend
+    // connection per worker at most.
     let mut clients = Vec::new();
     for _ in 0..6 {
         clients.push(h1(addr, "www.lab.test").await);
@@ -210,7 +211,11 @@ async fn each_worker_reuses_its_own_backend_connections() {
         }
     }
     assert_eq!(web.requests.load(std::sync::atomic::Ordering::SeqCst), 30);
-    assert_eq!(web.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let opened = web.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&opened),
+        "{opened} backend connections for two workers"
+    );
 }
 
 #[tokio::test]
