@@ -282,10 +282,12 @@ impl<IO: AsyncRead> AsyncRead for SmugglingGuard<IO> {
                     if !this.pending.is_empty() && Self::take_head(this.state, this.pending, this.ready) {
                         continue;
                     }
-                    let mut chunk = [0u8; 8192];
-                    let mut rb = ReadBuf::new(&mut chunk);
-                    ready!(this.inner.as_mut().poll_read(cx, &mut rb))?;
-                    if rb.filled().is_empty() {
+                    // Straight into `pending`'s spare room: no zeroed scratch
+                    // buffer, which cost 8 KiB of memset on every read,
+                    // including the one that finds nothing to read.
+                    this.pending.reserve(8192);
+                    let n = ready!(tokio_util::io::poll_read_buf(this.inner.as_mut(), cx, this.pending))?;
+                    if n == 0 {
                         // End of stream: hand hyper whatever partial head there was.
                         let p = this.pending.split();
                         this.ready.extend_from_slice(&p);
@@ -295,7 +297,6 @@ impl<IO: AsyncRead> AsyncRead for SmugglingGuard<IO> {
                         }
                         continue;
                     }
-                    this.pending.extend_from_slice(rb.filled());
                 }
             }
         }
