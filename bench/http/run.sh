@@ -14,7 +14,8 @@
 #     see idle_conns below for why not 10,000).
 #
 # Fairness: each proxy runs with ONE thread/worker pinned to CPU 0 (gatehouse:
-# GATEHOUSE_THREADS=1; HAProxy: nbthread 1; nginx: worker_processes 1). The
+# GATEHOUSE_THREADS=1, one connection worker, its accept loop on the same
+# core; HAProxy: nbthread 1; nginx: worker_processes 1). The
 # backend (bench/src/bin/http_backend.rs, a hyper server answering a static
 # 128-byte page) and the load generators share CPU 1. Logging is off in all
 # three. All three set X-Forwarded-For/-Proto, keep backend connections alive
@@ -150,7 +151,10 @@ http {
   fastcgi_temp_path $work/nginx/fastcgi;
   uwsgi_temp_path $work/nginx/uwsgi;
   scgi_temp_path $work/nginx/scgi;
-  upstream be { server 127.0.0.1:$backend_port; keepalive 64; }
+  # As many idle backend connections as gatehouse keeps (idle_per_member);
+  # HAProxy's pool is unbounded. With nginx's usual 64, 200 concurrent
+  # HTTP/2 streams churn connections and nginx loses a fifth of its rate.
+  upstream be { server 127.0.0.1:$backend_port; keepalive 1024; }
   server {
     listen 127.0.0.1:$ng_port ssl http2;
     ssl_certificate $work/cert.pem;
