@@ -418,6 +418,18 @@ impl HttpProxy {
     }
 }
 
+/// Dropping the proxy without [`HttpProxy::shutdown`] stops accepting at
+/// once. The accept loops run on the workers' runtimes, which outlive this
+/// handle, so they must be told; connections in flight run to their end.
+impl Drop for HttpProxy {
+    fn drop(&mut self) {
+        let sockets = self.sockets.get_mut().unwrap_or_else(|e| e.into_inner());
+        for task in sockets.values().flatten() {
+            task.abort();
+        }
+    }
+}
+
 async fn accept_loop(shared: Arc<Shared>, current: Arc<ArcSwap<PlanState>>, socket: TcpListener, addr: SocketAddr) {
     loop {
         let (tcp, peer) = match socket.accept().await {

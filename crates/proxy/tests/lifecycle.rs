@@ -339,3 +339,26 @@ pool = "web"
     assert_eq!(member(&body), "a", "the old plan is still in force");
     drop(busy);
 }
+
+#[tokio::test]
+async fn dropping_the_proxy_stops_every_workers_accept_loop() {
+    let web = echo("web").await;
+    let port = free_port();
+    let text = www_site(port, &[web.port()]);
+    let (proxy, _) = start(plan(&text), |o| o.workers = 2).await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = h1(addr, "www.lab.test").await;
+    assert_eq!(send(&mut c, get("www.lab.test", "/")).await.0, 200);
+    drop(proxy);
+    // The loops end on their workers' threads, each closing its copy of the
+    // socket; the port is free once the last one has.
+    let mut refused = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "still listening after the proxy was dropped");
+}
