@@ -95,7 +95,7 @@ impl ConnCtx {
         why: &'static str,
         started: Instant,
     ) {
-        let host = crate::routing::request_host(req).map_or_else(|| Arc::from("-"), Arc::from);
+        let host = crate::routing::request_host(req).unwrap_or_else(|| Arc::from("-"));
         let mut r = self.record(client, req.method(), host, route, status);
         r.outcome = Some(why);
         r.duration = started.elapsed();

@@ -106,6 +106,8 @@ pub(crate) struct ForwardedFor<'a> {
     pub host: Option<&'a HeaderValue>,
 }
 
+/// The request's client: the connection's own, rendered when it was
+/// accepted, or another (named by a trusted proxy) to render now.
 pub(crate) enum Rendered<'a> {
     Ready(&'a ClientHeaders),
     Fresh(IpAddr, &'static str),

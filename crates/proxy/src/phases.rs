@@ -159,8 +159,8 @@ pub(crate) fn route<B>(ctx: &ConnCtx, client: &Client, req: &Request<B>) -> Rout
         Some(r) if !r.admits_zone(client.zone) => {
             Routed::Respond(page(StatusCode::NOT_FOUND, lang()), "zone not on route")
         }
-        Some(r) if https || r.plain => Routed::Forward(r.clone(), host.into()),
-        _ if !https && ctx.plan.https_port.contains_key(&host) => {
+        Some(r) if https || r.plain => Routed::Forward(r.clone(), host),
+        _ if !https && ctx.plan.https_port.contains_key(&*host) => {
             Routed::Respond(redirect(ctx, req, &host), "redirect to https")
         }
         _ => Routed::Respond(page(StatusCode::NOT_FOUND, lang()), "no route"),

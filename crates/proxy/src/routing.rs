@@ -98,17 +98,26 @@ impl RouteTable {
 
 /// The host a request names: the URI authority (HTTP/2, absolute-form) or
 /// the Host header, lower-cased, without port or trailing dot.
-pub(crate) fn request_host(req: &http::Request<impl Sized>) -> Option<String> {
+pub(crate) fn request_host(req: &http::Request<impl Sized>) -> Option<Arc<str>> {
+    let parsed: http::uri::Authority;
     let raw = match req.uri().authority() {
-        Some(a) => a.host().to_string(),
+        Some(a) => a.host(),
         None => {
             let h = req.headers().get(http::header::HOST)?.to_str().ok()?;
-            let a: http::uri::Authority = h.parse().ok()?;
-            a.host().to_string()
+            parsed = h.parse().ok()?;
+            parsed.host()
         }
     };
-    let host = raw.trim_end_matches('.').to_ascii_lowercase();
-    (!host.is_empty()).then_some(host)
+    let host = raw.trim_end_matches('.');
+    if host.is_empty() {
+        return None;
+    }
+    // One allocation, for the result: clients nearly always send lower case.
+    Some(if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Arc::from(host.to_ascii_lowercase())
+    } else {
+        Arc::from(host)
+    })
 }
 
 #[cfg(test)]
