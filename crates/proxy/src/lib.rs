@@ -181,6 +181,14 @@ pub(crate) struct Shared {
     pub header_log: LogLimiter,
 }
 
+/// A bound listening socket, ready for its accept loops.
+enum Listening {
+    /// No workers: one loop on the caller's runtime.
+    Here(TcpListener),
+    /// One duplicate of the socket per worker.
+    Workers(Vec<std::net::TcpListener>),
+}
+
 /// The running proxy.
 pub struct HttpProxy {
     shared: Arc<Shared>,
@@ -243,9 +251,9 @@ impl HttpProxy {
         let wanted: Vec<SocketAddr> = state.listeners.keys().copied().collect();
         self.current.store(Arc::new(state));
         let mut started = Vec::new();
-        for (addr, socket) in fresh {
+        for (addr, listening) in fresh {
             tracing::info!(%addr, "listening");
-            started.push((addr, self.accept_on_workers(addr, socket).await));
+            started.push((addr, self.start_accepting(addr, listening).await));
         }
         let mut dropped = Vec::new();
         {
@@ -270,7 +278,7 @@ impl HttpProxy {
     }
 
     /// Binds the listeners of `state` that are not bound yet; all or none.
-    async fn bind_new(&self, state: &PlanState) -> Result<Vec<(SocketAddr, TcpListener)>, ProxyError> {
+    async fn bind_new(&self, state: &PlanState) -> Result<Vec<(SocketAddr, Listening)>, ProxyError> {
         let mut addrs: Vec<SocketAddr> = state.listeners.keys().copied().collect();
         addrs.sort();
         let mut fresh = Vec::new();
@@ -286,7 +294,7 @@ impl HttpProxy {
             let socket = TcpListener::bind(addr)
                 .await
                 .map_err(|source| ProxyError::Bind { address: addr, source })?;
-            fresh.push((addr, socket));
+            fresh.push((addr, self.copies_for_workers(addr, socket)?));
         }
         Ok(fresh)
     }
@@ -294,9 +302,9 @@ impl HttpProxy {
     async fn bind_missing(&self) -> Result<(), ProxyError> {
         let state = self.current.load_full();
         let fresh = self.bind_new(&state).await?;
-        for (addr, socket) in fresh {
+        for (addr, listening) in fresh {
             tracing::info!(%addr, "listening");
-            let tasks = self.accept_on_workers(addr, socket).await;
+            let tasks = self.start_accepting(addr, listening).await;
             self.sockets
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -305,37 +313,41 @@ impl HttpProxy {
         Ok(())
     }
 
-    /// Starts an accept loop for `socket` on every worker, each on its own
-    /// duplicate of the socket, or one on this runtime when there are no
-    /// workers. The socket closes once every loop has ended.
-    async fn accept_on_workers(&self, addr: SocketAddr, socket: TcpListener) -> Vec<JoinHandle<()>> {
+    /// The copies of a listening socket its accept loops take: one per
+    /// worker, or the socket itself without workers. Made before anything
+    /// is swapped in, since making them can fail.
+    fn copies_for_workers(&self, addr: SocketAddr, socket: TcpListener) -> Result<Listening, ProxyError> {
         let workers = &self.shared.workers;
         if workers.is_empty() {
-            return vec![tokio::spawn(accept_loop(
-                self.shared.clone(),
-                self.current.clone(),
-                socket,
-                addr,
-            ))];
+            return Ok(Listening::Here(socket));
         }
-        let socket = match socket.into_std() {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(%addr, "cannot hand the listening socket to the workers: {e}");
-                return Vec::new();
+        let bind_error = |source| ProxyError::Bind { address: addr, source };
+        let socket = socket.into_std().map_err(bind_error)?;
+        let copies = (0..workers.len())
+            .map(|_| socket.try_clone())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bind_error)?;
+        Ok(Listening::Workers(copies))
+    }
+
+    /// Starts the accept loops of one listening socket. The socket closes
+    /// once every loop has ended.
+    async fn start_accepting(&self, addr: SocketAddr, listening: Listening) -> Vec<JoinHandle<()>> {
+        let copies = match listening {
+            Listening::Here(socket) => {
+                return vec![tokio::spawn(accept_loop(
+                    self.shared.clone(),
+                    self.current.clone(),
+                    socket,
+                    addr,
+                ))]
             }
+            Listening::Workers(copies) => copies,
         };
-        let mut tasks = Vec::with_capacity(workers.len());
-        for i in 0..workers.len() {
-            let copy = match socket.try_clone() {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!(%addr, "cannot share the listening socket with worker {i}: {e}");
-                    continue;
-                }
-            };
+        let mut tasks = Vec::with_capacity(copies.len());
+        for (i, copy) in copies.into_iter().enumerate() {
             let (shared, current) = (self.shared.clone(), self.current.clone());
-            let task = workers.spawn_on(i, move || async move {
+            let task = self.shared.workers.spawn_on(i, move || async move {
                 match TcpListener::from_std(copy) {
                     Ok(socket) => accept_loop(shared, current, socket, addr).await,
                     Err(e) => tracing::error!(%addr, "worker cannot accept on the socket: {e}"),
