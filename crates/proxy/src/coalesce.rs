@@ -66,12 +66,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Coalesce<IO> {
 
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Coalesce<IO> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if this.pending.len() >= HIGH_WATER {
-            ready!(this.poll_drain(cx))?;
-        }
-        this.pending.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_write_vectored(

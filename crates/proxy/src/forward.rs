@@ -210,9 +210,9 @@ pub(crate) async fn forward(
             Some(s) => s,
             None => {
                 let tls = state.backend_tls.get(&*route.pool).cloned();
-                // Boxed: the connect future is large and runs once per new
-                // backend connection, while this future is moved into a task
-                // for every request.
+                // Boxed: the connect future is large and runs only for a new
+                // backend connection, while room for it would be allocated
+                // and copied with this future on every request.
                 match Box::pin(shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
                     Ok(s) => s,
                     Err(e) => {
