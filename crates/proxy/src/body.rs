@@ -7,6 +7,7 @@
 //!   or the backend's body with the route's idle and total timeouts. When the
 //!   backend body ends, its [`Exchange`] finishes (the backend connection goes
 //!   back to its pool, the member is released, the access log is written).
+//!   The backend body itself is [`BackendBody`], read off the connection.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
 
+use crate::backend::BackendBody;
 use crate::exchange::Exchange;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -133,12 +135,23 @@ impl Body for RequestBody {
 
 /// A backend body on its way to the client.
 pub(crate) struct UpstreamBody {
-    pub inner: Incoming,
+    pub inner: BackendBody,
     pub activity: Arc<Activity>,
     pub idle: Duration,
     pub total: Option<Instant>,
     pub sleep: Option<Pin<Box<Sleep>>>,
     pub exchange: Option<Exchange>,
+}
+
+impl UpstreamBody {
+    /// The response ended cleanly: the exchange finishes, taking the
+    /// backend connection with it if it can be reused.
+    pub fn complete(&mut self) {
+        if let Some(mut x) = self.exchange.take() {
+            x.conn = self.inner.reusable();
+            x.completed = true;
+        }
+    }
 }
 
 /// The body of every response gatehouse sends.
@@ -174,9 +187,7 @@ impl Body for ProxyBody {
                         // hyper stops polling once a sized body says it has ended,
                         // so the exchange must finish here, not on a later `None`.
                         if u.inner.is_end_stream() {
-                            if let Some(mut x) = u.exchange.take() {
-                                x.completed = true;
-                            }
+                            u.complete();
                         }
                         Poll::Ready(Some(Ok(frame)))
                     }
@@ -185,12 +196,10 @@ impl Body for ProxyBody {
                             x.outcome = Some("backend body error");
                         }
                         u.exchange = None;
-                        Poll::Ready(Some(Err(e.into())))
+                        Poll::Ready(Some(Err(e)))
                     }
                     Poll::Ready(None) => {
-                        if let Some(mut x) = u.exchange.take() {
-                            x.completed = true;
-                        }
+                        u.complete();
                         Poll::Ready(None)
                     }
                     Poll::Pending => {

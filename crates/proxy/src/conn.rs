@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::backend::BackendConn;
 use crate::body::{BoxError, ProxyBody};
 use crate::client::{read_proxy_header, Client, Origin, PROXY_HEADER_TIMEOUT};
 use crate::coalesce::Coalesce;
@@ -27,14 +28,14 @@ use crate::guard::SmugglingGuard;
 use crate::headers::ClientHeaders;
 use crate::phases::{self, Routed};
 use crate::state::{ListenerState, PlanState};
-use crate::upstream::{Sender, Target};
+use crate::upstream::Target;
 use crate::{forward, Shared};
 
 /// The backend connection a client connection is pinned to.
 pub(crate) struct Pinned {
     pub target: Target,
     pub member: usize,
-    pub sender: Sender,
+    pub conn: BackendConn,
 }
 
 /// What every request on one client connection shares.

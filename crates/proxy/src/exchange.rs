@@ -3,7 +3,8 @@
 //!
 //! An [`Exchange`] travels with the response body. When it is dropped (the
 //! body ended, failed, timed out, or the client went away) it gives the
-//! backend connection back to its pool if the exchange completed cleanly,
+//! backend connection back to its pool, or to the client connection it is
+//! pinned to, if the exchange completed cleanly,
 //! releases the member in the picker, and writes the access record.
 
 use std::net::IpAddr;
@@ -11,8 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::backend::BackendConn;
+use crate::conn::{ConnCtx, Pinned};
 use crate::state::PlanState;
-use crate::upstream::{Sender, Target};
+use crate::upstream::Target;
 use crate::Shared;
 
 /// One access-log line.
@@ -78,6 +81,20 @@ impl AccessLog for TracingAccessLog {
     }
 }
 
+/// Where a backend connection goes when its exchange completes cleanly.
+pub(crate) enum AfterUse {
+    /// To the idle pool, for anyone's next request.
+    Pool(Target),
+    /// Back to the one client connection it is pinned to (NTLM/Negotiate).
+    Pin {
+        ctx: Arc<ConnCtx>,
+        target: Target,
+        member: usize,
+    },
+    /// Closed: it carried a tunnel, or cannot be trusted with another request.
+    Close,
+}
+
 /// What must happen when an exchange ends; see the module docs.
 pub(crate) struct Exchange {
     pub shared: Arc<Shared>,
@@ -88,17 +105,23 @@ pub(crate) struct Exchange {
     pub bytes_out: Arc<AtomicU64>,
     /// `(pool, member)` to release in the picker.
     pub member: Option<(Arc<str>, usize)>,
-    /// A pooled backend connection to give back on clean completion.
-    pub reuse: Option<(Target, Sender)>,
+    /// Where the backend connection goes after a clean completion.
+    pub after: AfterUse,
+    /// The backend connection, once the response ended and it may be reused.
+    pub conn: Option<BackendConn>,
     pub completed: bool,
     pub outcome: Option<&'static str>,
 }
 
 impl Drop for Exchange {
     fn drop(&mut self) {
-        if let Some((target, sender)) = self.reuse.take() {
-            if self.completed {
-                self.shared.upstreams.put(target, sender);
+        if let (true, Some(conn)) = (self.completed, self.conn.take()) {
+            match std::mem::replace(&mut self.after, AfterUse::Close) {
+                AfterUse::Pool(target) => self.shared.upstreams.put(target, conn),
+                AfterUse::Pin { ctx, target, member } => {
+                    *ctx.pinned.lock().unwrap_or_else(|e| e.into_inner()) = Some(Pinned { target, member, conn });
+                }
+                AfterUse::Close => {}
             }
         }
         if let Some((pool, member)) = self.member.take() {

@@ -2,9 +2,14 @@
 //! pooled, new or pinned backend connection, stream the request and the
 //! response, and keep the route's timeouts.
 //!
-//! - Retries: another member is tried when connecting fails (any method),
-//!   or, for idempotent methods only, when a reused connection turns out to
-//!   be dead before any byte of the request went out. Never after that.
+//! - Backend connections speak HTTP/1.1 through [`crate::backend`], driven
+//!   from this request's task; a pooled one is checked for a close the
+//!   backend sent while it sat idle before it is used.
+//! - Retries: another member is tried when connecting fails (any method).
+//!   When a connection fails before one byte of the request was written, a
+//!   reused one is replaced (nothing was sent, nothing of the body read),
+//!   and a new one counts as an attempt, for idempotent methods only. Never
+//!   once a byte went out.
 //! - NTLM/Negotiate pinning (HTTP/1.1 clients): a request carrying
 //!   `Authorization: NTLM|Negotiate` goes over a new dedicated connection,
 //!   and a 401 with `WWW-Authenticate: NTLM|Negotiate` dedicates the
@@ -26,16 +31,17 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
 use crate::affinity::strip_cookie;
+use crate::backend::{BackendBody, BackendConn, Failure, Upload};
 use crate::body::{Activity, BoxError, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
 use crate::conn::{ConnCtx, Pinned};
-use crate::exchange::Exchange;
+use crate::exchange::{AfterUse, Exchange};
 use crate::headers::{is_connection_auth, set_forwarding, strip_hop_by_hop, ForwardedFor, Rendered};
 use crate::pages;
 use crate::phases::page;
 use crate::picker::{AffinityHint, PickRequest};
 use crate::routing::CompiledRoute;
-use crate::upstream::{Sender, Target};
+use crate::upstream::Target;
 
 fn http11_required() -> BoxError {
     Box::new(h2::Error::from(h2::Reason::HTTP_1_1_REQUIRED))
@@ -139,13 +145,12 @@ pub(crate) async fn forward(
     );
     parts.uri = http::Uri::from_parts(origin_form).unwrap_or_else(|_| http::Uri::from_static("/"));
     parts.version = http::Version::HTTP_11;
-    let method = parts.method.clone();
     let activity = Activity::new();
     let body_timeout = state.config.client_body_timeout.unwrap_or(route.idle_timeout);
     let body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
     let body = RequestBody::new(body, activity.clone(), body_timeout);
     let bytes_in = body.bytes.clone();
-    let mut upstream_req = Request::from_parts(parts, body);
+    let mut upload = Upload::new(body);
     let total_deadline = route.total_timeout.map(|t| started + t);
     let sni: Option<Arc<str>> = state.backend_tls.contains_key(&*route.pool).then(|| {
         let configured = state
@@ -174,8 +179,8 @@ pub(crate) async fn forward(
         // Pick: the pinned member if this connection has one in this pool,
         // else whatever the picker says.
         let pinned = take_pinned(&ctx, &route.pool, target_of);
-        let (member, via, sender) = match pinned {
-            Some(p) => (p.member, Via::Pinned, Some(p.sender)),
+        let (member, via, conn) = match pinned {
+            Some(p) => (p.member, Via::Pinned, Some(p.conn)),
             None => {
                 let Some(i) = shared.picker.pick(&PickRequest {
                     pool,
@@ -196,7 +201,7 @@ pub(crate) async fn forward(
                     shared.upstreams.take(&target_of(i))
                 };
                 match pooled {
-                    Some(s) => (i, Via::Pooled, Some(s)),
+                    Some(c) => (i, Via::Pooled, Some(c)),
                     None => (i, Via::New, None),
                 }
             }
@@ -206,15 +211,15 @@ pub(crate) async fn forward(
             (Some(label), None) => label.clone(),
             _ => format!("{}:{}", target.host, target.port).into(),
         };
-        let mut sender: Sender = match sender {
-            Some(s) => s,
+        let mut conn: BackendConn = match conn {
+            Some(c) => c,
             None => {
                 let tls = state.backend_tls.get(&*route.pool).cloned();
                 // Boxed: the connect future is large and runs only for a new
                 // backend connection, while room for it would be allocated
                 // and copied with this future on every request.
                 match Box::pin(shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
-                    Ok(s) => s,
+                    Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(route = %route.name, member = %record.member, "{e}");
                         shared.picker.connect_failed(pool, member);
@@ -233,30 +238,31 @@ pub(crate) async fn forward(
             }
         };
         shared.picker.connected(pool, member);
-        if matches!(via, Via::Pinned | Via::Pooled) && sender.ready().await.is_err() {
-            // A reused connection died between requests; nothing was sent on
-            // it, so go again (a pin is dropped with it).
-            shared.picker.release(pool, member);
-            continue;
-        }
-        let sent = sender.try_send_request(upstream_req);
-        let outcome = wait(sent, &activity, route.idle_timeout, total_deadline).await;
-        let mut resp = match outcome {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(mut e)) => {
+        let sent = conn.send(&parts, &mut upload);
+        let head = match wait(sent, &activity, route.idle_timeout, total_deadline).await {
+            Ok(Ok(head)) => head,
+            Ok(Err(failure)) => {
                 shared.picker.release(pool, member);
-                match e.take_message() {
-                    Some(r) if idempotent(&method) && attempts < retries => {
-                        tracing::debug!(route = %route.name, "dead backend connection before sending; retrying");
-                        upstream_req = r;
+                match failure {
+                    // A reused connection that died while idle: nothing was
+                    // sent and nothing of the body read, so go again (a pin
+                    // is dropped with it). A new one counts as an attempt.
+                    Failure::NotSent(_) if !matches!(via, Via::New) => continue,
+                    Failure::NotSent(_) if idempotent(&parts.method) && attempts < retries => {
+                        tracing::debug!(route = %route.name, member = %record.member, "new backend connection failed before sending; retrying");
+                        tried.push(member);
                         attempts += 1;
                         continue;
                     }
-                    _ if client_timed_out(e.error()) => {
+                    Failure::ClientBody(e) if e.is::<crate::body::TimedOut>() => {
                         return fail(StatusCode::REQUEST_TIMEOUT, "client body read timeout", &mut record);
                     }
-                    _ => {
-                        tracing::warn!(route = %route.name, member = %record.member, "backend request failed: {}", e.error());
+                    Failure::ClientBody(e) => {
+                        tracing::debug!(route = %route.name, "client request body failed: {e}");
+                        return fail(StatusCode::BAD_REQUEST, "client body failed", &mut record);
+                    }
+                    other => {
+                        tracing::warn!(route = %route.name, member = %record.member, "backend request failed: {other}");
                         return fail(StatusCode::BAD_GATEWAY, "backend request failed", &mut record);
                     }
                 }
@@ -268,10 +274,10 @@ pub(crate) async fn forward(
         };
 
         // Pinning decisions on the response head.
-        let status = resp.status();
+        let status = head.status;
         let backend_wants_pin = status == StatusCode::UNAUTHORIZED
-            && resp
-                .headers()
+            && head
+                .headers
                 .get_all(header::WWW_AUTHENTICATE)
                 .iter()
                 .any(is_connection_auth);
@@ -282,47 +288,51 @@ pub(crate) async fn forward(
             shared.access_log.log(&record);
             return Err(http11_required());
         }
-        let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
         let tunnel = upgrade && status == StatusCode::SWITCHING_PROTOCOLS;
-        let mut reuse = None;
-        if tunnel {
-            let backend_upgrade = hyper::upgrade::on(&mut resp);
+        if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
+            shared.picker.release(pool, member);
+            tracing::warn!(route = %route.name, member = %record.member, "backend switched protocols unasked");
+            return fail(StatusCode::BAD_GATEWAY, "unasked 101 from backend", &mut record);
+        }
+        let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
+        let (inner, after) = if tunnel {
             if let Some(client_upgrade) = client_upgrade {
                 tokio::spawn(crate::tunnel::run(
                     shared.clone(),
                     client_upgrade,
-                    backend_upgrade,
+                    conn,
                     route.idle_timeout,
                 ));
             }
+            (BackendBody::none(), AfterUse::Close)
         } else if pin {
-            let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
-            *slot = Some(Pinned {
-                target: target.clone(),
+            let after = AfterUse::Pin {
+                ctx: ctx.clone(),
+                target,
                 member,
-                sender,
-            });
+            };
+            (BackendBody::new(conn, &head, upload), after)
         } else {
-            reuse = Some((target.clone(), sender));
-        }
+            (BackendBody::new(conn, &head, upload), AfterUse::Pool(target))
+        };
 
-        let (mut parts, body) = resp.into_parts();
-        strip_hop_by_hop(&mut parts.headers, tunnel);
+        let mut headers = head.headers;
+        strip_hop_by_hop(&mut headers, tunnel);
         if upgrade && !tunnel {
             // The smuggling guard stepped aside for the Upgrade head: close.
-            parts
-                .headers
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if route.affinity == Affinity::Cookie && cookie_member != Some(member) {
-            parts.headers.append(
+            headers.append(
                 header::SET_COOKIE,
                 shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
             );
         }
         record.status = status.as_u16();
         record.pinned = pin;
-        let completed = hyper::body::Body::is_end_stream(&body) && !tunnel;
+        if tunnel {
+            record.outcome = Some("upgraded");
+        }
         let exchange = Exchange {
             shared: shared.clone(),
             plan: state.clone(),
@@ -331,40 +341,36 @@ pub(crate) async fn forward(
             bytes_in,
             bytes_out: Default::default(),
             member: Some((route.pool.clone(), member)),
-            reuse,
-            completed,
+            after,
+            conn: None,
+            completed: false,
             outcome: None,
         };
-        let body = ProxyBody::Upstream(Box::new(UpstreamBody {
-            inner: body,
+        let mut body = UpstreamBody {
+            inner,
             activity,
             idle: route.idle_timeout,
             total: total_deadline,
             sleep: None,
             exchange: Some(exchange),
-        }));
-        return Ok(Response::from_parts(parts, body));
-    }
-}
-
-/// Whether a failed exchange failed because the client stalled mid-body.
-fn client_timed_out(e: &hyper::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(c) = cause {
-        if c.is::<crate::body::TimedOut>() {
-            return true;
+        };
+        if body.inner.ended() {
+            // hyper never polls a body that has already ended.
+            body.complete();
         }
-        cause = c.source();
+        let mut resp = Response::new(ProxyBody::Upstream(Box::new(body)));
+        *resp.status_mut() = status;
+        *resp.headers_mut() = headers;
+        return Ok(resp);
     }
-    false
 }
 
 /// Takes this connection's pinned backend connection if it serves the route's
 /// pool (same member address); a pin to a connection that died is dropped.
 fn take_pinned(ctx: &ConnCtx, pool: &str, target_of: impl Fn(usize) -> Target) -> Option<Pinned> {
     let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
-    let p = slot.as_ref()?;
-    if p.sender.is_closed() {
+    let p = slot.as_mut()?;
+    if !p.conn.probably_open() {
         *slot = None;
         return None;
     }

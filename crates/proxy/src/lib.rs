@@ -38,6 +38,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 mod affinity;
+mod backend;
 mod body;
 mod client;
 mod coalesce;
@@ -56,6 +57,7 @@ mod tls;
 mod tunnel;
 mod upstream;
 mod warnings;
+mod wire;
 mod workers;
 
 pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};

@@ -12,17 +12,17 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::backend::BackendConn;
 use crate::body::Activity;
 use crate::Shared;
 
 /// Runs one tunnel to completion. It counts as a live connection for
 /// shutdown, and ends when shutdown's deadline passes.
-pub(crate) async fn run(shared: Arc<Shared>, client: OnUpgrade, backend: OnUpgrade, idle: Duration) {
+pub(crate) async fn run(shared: Arc<Shared>, client: OnUpgrade, backend: BackendConn, idle: Duration) {
     let _live = shared.tracker.enter();
     let mut stop = shared.stop.subscribe();
-    let (client, backend) = tokio::join!(client, backend);
-    let (Ok(client), Ok(backend)) = (client, backend) else {
-        tracing::debug!("upgrade failed on one side");
+    let Ok(client) = client.await else {
+        tracing::debug!("client upgrade failed");
         return;
     };
     let activity = Activity::new();
@@ -31,7 +31,7 @@ pub(crate) async fn run(shared: Arc<Shared>, client: OnUpgrade, backend: OnUpgra
         activity: activity.clone(),
     };
     let mut b = Touching {
-        inner: TokioIo::new(backend),
+        inner: backend,
         activity: activity.clone(),
     };
     tokio::select! {

@@ -14,8 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
@@ -26,12 +24,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::body::RequestBody;
+use crate::backend::BackendConn;
 use crate::config::{BackendVerify, ProxyConfig};
 use crate::tls::{self, FrontCert};
 use crate::ProxyError;
-
-pub(crate) type Sender = http1::SendRequest<RequestBody>;
 
 /// Where a backend connection goes; idle connections are pooled by target.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -48,7 +44,6 @@ pub(crate) enum ConnectError {
     Timeout,
     Io(io::Error),
     Tls(io::Error),
-    Http(hyper::Error),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -57,18 +52,17 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Timeout => f.write_str("connect timed out"),
             ConnectError::Io(e) => write!(f, "connect: {e}"),
             ConnectError::Tls(e) => write!(f, "TLS to backend: {e}"),
-            ConnectError::Http(e) => write!(f, "HTTP handshake: {e}"),
         }
     }
 }
 
 /// Keyed by configuration values, not by anything a client sends, so the
 /// faster non-keyed hash is safe here.
-type IdleList = rustc_hash::FxHashMap<Target, VecDeque<(Sender, Instant)>>;
+type IdleList = rustc_hash::FxHashMap<Target, VecDeque<(BackendConn, Instant)>>;
 
 /// Idle backend connections, by target, kept apart per connection worker
-/// ([`crate::workers`]): a backend connection is driven by the worker that
-/// opened it, so only requests on that worker reuse it.
+/// ([`crate::workers`]): a backend connection's socket is registered with
+/// the worker that opened it, so only requests on that worker reuse it.
 pub(crate) struct Upstreams {
     /// Per worker slot. Oldest at the front; `take` uses the newest, which
     /// is the most likely to still be open, and expired ones are pruned from
@@ -92,41 +86,30 @@ impl Upstreams {
         self.idle[slot].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A pooled connection, newest first; await its `ready()` before use.
-    pub fn take(&self, target: &Target) -> Option<Sender> {
+    /// A pooled connection that still looks open, newest first.
+    pub fn take(&self, target: &Target) -> Option<BackendConn> {
         let mut idle = self.mine();
         let list = idle.get_mut(target)?;
         let now = Instant::now();
-        while let Some((sender, since)) = list.pop_back() {
-            if !sender.is_closed() && now.duration_since(since) < self.keep {
-                return Some(sender);
+        while let Some((mut conn, since)) = list.pop_back() {
+            if now.duration_since(since) < self.keep && conn.probably_open() {
+                return Some(conn);
             }
         }
         None
     }
 
-    /// Returns a connection after a cleanly completed exchange. It may not
-    /// be ready yet (hyper finishes the exchange on its own task); whoever
-    /// takes it waits for `ready()` before sending.
-    pub fn put(&self, target: Target, sender: Sender) {
-        if !sender.is_closed() {
-            self.park(target, sender);
-        }
-    }
-
-    fn park(&self, target: Target, sender: Sender) {
+    /// Returns a connection after a cleanly completed exchange.
+    pub fn put(&self, target: Target, conn: BackendConn) {
         let mut idle = self.mine();
         let list = idle.entry(target).or_default();
         // One clock read per park: this runs once per request.
         let now = Instant::now();
-        while list
-            .front()
-            .is_some_and(|(s, t)| s.is_closed() || now.duration_since(*t) >= self.keep)
-        {
+        while list.front().is_some_and(|(_, t)| now.duration_since(*t) >= self.keep) {
             list.pop_front();
         }
         if list.len() < self.max_idle {
-            list.push_back((sender, now));
+            list.push_back((conn, now));
         }
     }
 
@@ -136,7 +119,7 @@ impl Upstreams {
         target: &Target,
         tls: Option<Arc<ClientConfig>>,
         timeout: Duration,
-    ) -> Result<Sender, ConnectError> {
+    ) -> Result<BackendConn, ConnectError> {
         let fut = async {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((&*target.host, target.port))
                 .await
@@ -167,16 +150,7 @@ impl Upstreams {
                 }
                 _ => BackendIo::Plain(tcp),
             };
-            let (sender, conn) = http1::Builder::new()
-                .handshake(TokioIo::new(io))
-                .await
-                .map_err(ConnectError::Http)?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.with_upgrades().await {
-                    tracing::debug!("backend connection ended: {e}");
-                }
-            });
-            Ok(sender)
+            Ok(BackendConn::new(io))
         };
         tokio::time::timeout(timeout, fut)
             .await
