@@ -75,9 +75,57 @@ fn gap_expired(sleep: &mut Option<Pin<Box<Sleep>>>, deadline: Instant, cx: &mut 
 
 use std::future::Future;
 
+/// A request body as the client sends it: over HTTP/1.1 (hyper's server)
+/// or an HTTP/2 stream ([`crate::h2server`]).
+pub(crate) enum ClientBody {
+    H1(Incoming),
+    H2(h2::RecvStream),
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ClientBody::H1(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            ClientBody::H2(s) => match s.poll_data(cx) {
+                Poll::Ready(Some(Ok(data))) => {
+                    // Passed on at once, so the window opens again at once;
+                    // backpressure comes from not polling.
+                    let _ = s.flow_control().release_capacity(data.len());
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+                Poll::Ready(None) => match s.poll_trailers(cx) {
+                    Poll::Ready(Ok(Some(t))) => Poll::Ready(Some(Ok(Frame::trailers(t)))),
+                    Poll::Ready(Ok(None)) => Poll::Ready(None),
+                    Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+                    Poll::Pending => Poll::Pending,
+                },
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ClientBody::H1(b) => b.is_end_stream(),
+            ClientBody::H2(s) => s.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ClientBody::H1(b) => b.size_hint(),
+            ClientBody::H2(_) => SizeHint::default(),
+        }
+    }
+}
+
 /// The client's request body on its way to a backend.
 pub(crate) struct RequestBody {
-    inner: Option<Incoming>,
+    inner: Option<ClientBody>,
     activity: Arc<Activity>,
     timeout: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
@@ -85,7 +133,7 @@ pub(crate) struct RequestBody {
 }
 
 impl RequestBody {
-    pub fn new(inner: Option<Incoming>, activity: Arc<Activity>, timeout: Duration) -> Self {
+    pub fn new(inner: Option<ClientBody>, activity: Arc<Activity>, timeout: Duration) -> Self {
         RequestBody {
             inner,
             activity,
@@ -113,7 +161,7 @@ impl Body for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
                 if gap_expired(&mut this.sleep, this.activity.deadline(this.timeout), cx) {

@@ -1,6 +1,6 @@
 //! One client connection: a trusted balancer's PROXY header when one is due,
 //! TLS (via the handshake phase), then HTTP/1.1 (behind the smuggling guard)
-//! or HTTP/2 served by hyper, each request going through the client, route,
+//! or HTTP/2 ([`crate::h2server`]), each request going through the client, route,
 //! admit, pick, forward and log phases. The connection holds its
 //! pinned backend connection, if NTLM or Negotiate pinned one; dropping the
 //! connection drops it, which closes it.
@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use gatehouse_policy::ZoneId;
 use hyper::body::Incoming;
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::backend::BackendConn;
-use crate::body::{BoxError, ProxyBody};
+use crate::body::{BoxError, ClientBody, ProxyBody};
 use crate::client::{read_proxy_header, Client, Origin, PROXY_HEADER_TIMEOUT};
 use crate::coalesce::Coalesce;
 use crate::exchange::AccessRecord;
@@ -174,7 +174,7 @@ pub(crate) async fn serve(
             return;
         };
         if h2 {
-            serve_h2(mk(true), tls).await
+            crate::h2server::serve(mk(true), Coalesce::new(tls)).await
         } else {
             serve_h1(mk(false), tls).await
         }
@@ -189,7 +189,7 @@ where
 {
     let shared = ctx.shared.clone();
     let svc_ctx = ctx.clone();
-    let svc = service_fn(move |req| handle(svc_ctx.clone(), req));
+    let svc = service_fn(move |req: http::Request<Incoming>| handle(svc_ctx.clone(), req.map(ClientBody::H1)));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -201,22 +201,6 @@ where
     drive(&shared, conn, |c| c.graceful_shutdown()).await;
     // Dropping the context drops a pinned backend connection with it.
     drop(ctx);
-}
-
-async fn serve_h2<IO>(ctx: Arc<ConnCtx>, io: IO)
-where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let shared = ctx.shared.clone();
-    let max_streams = ctx.plan.config.h2_max_concurrent_streams;
-    let svc = service_fn(move |req| handle(ctx.clone(), req));
-    let mut builder = http2::Builder::new(TokioExecutor::new());
-    builder
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(max_streams)
-        .keep_alive_interval(Some(Duration::from_secs(60)));
-    let conn = builder.serve_connection(TokioIo::new(Coalesce::new(io)), svc);
-    drive(&shared, conn, |c| c.graceful_shutdown()).await;
 }
 
 /// Runs a hyper connection, starting a graceful shutdown when asked and
@@ -255,7 +239,10 @@ where
 }
 
 /// One request, phase by phase (see [`crate::phases`]).
-async fn handle(ctx: Arc<ConnCtx>, req: http::Request<Incoming>) -> Result<http::Response<ProxyBody>, BoxError> {
+pub(crate) async fn handle(
+    ctx: Arc<ConnCtx>,
+    req: http::Request<ClientBody>,
+) -> Result<http::Response<ProxyBody>, BoxError> {
     let started = Instant::now();
     let client = match phases::client(&ctx, &req) {
         Ok(client) => client,
@@ -282,9 +269,11 @@ async fn handle(ctx: Arc<ConnCtx>, req: http::Request<Incoming>) -> Result<http:
                 );
                 return Ok(resp);
             }
-            // Boxed: hyper moves this future into a task of its own for every
-            // HTTP/2 stream, and forwarding's state is kilobytes.
-            Box::pin(forward::forward(ctx, client, route, host, req, started)).await
+            // Boxed: an HTTP/2 connection keeps one of these per stream, and
+            // forwarding's state is kilobytes. Two statements, or the
+            // unboxed future's room is kept in this one across the await.
+            let forwarding = Box::pin(forward::forward(ctx, client, route, host, req, started));
+            forwarding.await
         }
     }
 }

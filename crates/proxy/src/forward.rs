@@ -27,15 +27,14 @@ use std::time::{Duration, Instant};
 use gatehouse_model::topology::Affinity;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
 use crate::affinity::strip_cookie;
 use crate::backend::{BackendBody, BackendConn, Failure, Upload};
-use crate::body::{Activity, BoxError, ProxyBody, RequestBody, UpstreamBody};
+use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
 use crate::conn::{ConnCtx, Pinned};
-use crate::exchange::{AfterUse, Exchange};
+use crate::exchange::{AccessRecord, AfterUse, Exchange};
 use crate::headers::{is_connection_auth, set_forwarding, strip_hop_by_hop, ForwardedFor, Rendered};
 use crate::pages;
 use crate::phases::page;
@@ -67,22 +66,26 @@ pub(crate) async fn forward(
     client: Client,
     route: Arc<CompiledRoute>,
     host: Arc<str>,
-    mut req: Request<Incoming>,
+    mut req: Request<ClientBody>,
     started: Instant,
 ) -> Result<Response<ProxyBody>, BoxError> {
     let shared = ctx.shared.clone();
     let state = ctx.plan.clone();
     let lang = pages::negotiate(req.headers());
-    let mut record = ctx.record(&client, req.method(), host.clone(), route.name.clone(), 0);
-    let fail = |status: StatusCode, why: &'static str, record: &mut crate::exchange::AccessRecord| {
-        record.status = status.as_u16();
-        record.outcome = Some(why);
-        record.duration = started.elapsed();
-        shared.access_log.log(record);
+    let mut pending = Unanswered {
+        shared: shared.clone(),
+        plan: state.clone(),
+        pool: route.pool.clone(),
+        started,
+        record: Some(ctx.record(&client, req.method(), host.clone(), route.name.clone(), 0)),
+        holding: None,
+    };
+    let fail = |status: StatusCode, why: &'static str, pending: &mut Unanswered| {
+        pending.log(status.as_u16(), why);
         Ok(page(status, lang))
     };
     let (Some(pool), Some(members)) = (state.plan.pool(&route.pool), state.members.get(&*route.pool)) else {
-        return fail(StatusCode::SERVICE_UNAVAILABLE, "pool missing", &mut record);
+        return fail(StatusCode::SERVICE_UNAVAILABLE, "pool missing", &mut pending);
     };
     let wants_pin = req
         .headers()
@@ -90,8 +93,7 @@ pub(crate) async fn forward(
         .iter()
         .any(is_connection_auth);
     if wants_pin && ctx.h2 {
-        record.outcome = Some("NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
-        shared.access_log.log(&record);
+        pending.log(0, "NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
         return Err(http11_required());
     }
     let upgrade = !ctx.h2 && req.headers().contains_key(header::UPGRADE);
@@ -193,7 +195,7 @@ pub(crate) async fn forward(
                     } else {
                         (StatusCode::BAD_GATEWAY, "no member reachable")
                     };
-                    return fail(status, why, &mut record);
+                    return fail(status, why, &mut pending);
                 };
                 let pooled = if wants_pin {
                     None
@@ -207,7 +209,7 @@ pub(crate) async fn forward(
             }
         };
         let target = target_of(member);
-        record.member = match (&members[member].label, route.backend_port) {
+        pending.rec().member = match (&members[member].label, route.backend_port) {
             (Some(label), None) => label.clone(),
             _ => format!("{}:{}", target.host, target.port).into(),
         };
@@ -221,7 +223,7 @@ pub(crate) async fn forward(
                 match Box::pin(shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
                     Ok(c) => c,
                     Err(e) => {
-                        tracing::warn!(route = %route.name, member = %record.member, "{e}");
+                        tracing::warn!(route = %route.name, member = %pending.rec().member, "{e}");
                         shared.picker.connect_failed(pool, member);
                         tried.push(member);
                         attempts += 1;
@@ -230,7 +232,7 @@ pub(crate) async fn forward(
                                 crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
                                 _ => StatusCode::BAD_GATEWAY,
                             };
-                            return fail(status, "connect failed", &mut record);
+                            return fail(status, "connect failed", &mut pending);
                         }
                         continue;
                     }
@@ -238,38 +240,39 @@ pub(crate) async fn forward(
             }
         };
         shared.picker.connected(pool, member);
+        pending.holding = Some(member);
         let sent = conn.send(&parts, &mut upload);
         let head = match wait(sent, &activity, route.idle_timeout, total_deadline).await {
             Ok(Ok(head)) => head,
             Ok(Err(failure)) => {
-                shared.picker.release(pool, member);
+                pending.release();
                 match failure {
                     // A reused connection that died while idle: nothing was
                     // sent and nothing of the body read, so go again (a pin
                     // is dropped with it). A new one counts as an attempt.
                     Failure::NotSent(_) if !matches!(via, Via::New) => continue,
                     Failure::NotSent(_) if idempotent(&parts.method) && attempts < retries => {
-                        tracing::debug!(route = %route.name, member = %record.member, "new backend connection failed before sending; retrying");
+                        tracing::debug!(route = %route.name, member = %pending.rec().member, "new backend connection failed before sending; retrying");
                         tried.push(member);
                         attempts += 1;
                         continue;
                     }
                     Failure::ClientBody(e) if e.is::<crate::body::TimedOut>() => {
-                        return fail(StatusCode::REQUEST_TIMEOUT, "client body read timeout", &mut record);
+                        return fail(StatusCode::REQUEST_TIMEOUT, "client body read timeout", &mut pending);
                     }
                     Failure::ClientBody(e) => {
                         tracing::debug!(route = %route.name, "client request body failed: {e}");
-                        return fail(StatusCode::BAD_REQUEST, "client body failed", &mut record);
+                        return fail(StatusCode::BAD_REQUEST, "client body failed", &mut pending);
                     }
                     other => {
-                        tracing::warn!(route = %route.name, member = %record.member, "backend request failed: {other}");
-                        return fail(StatusCode::BAD_GATEWAY, "backend request failed", &mut record);
+                        tracing::warn!(route = %route.name, member = %pending.rec().member, "backend request failed: {other}");
+                        return fail(StatusCode::BAD_GATEWAY, "backend request failed", &mut pending);
                     }
                 }
             }
             Err(what) => {
-                shared.picker.release(pool, member);
-                return fail(StatusCode::GATEWAY_TIMEOUT, what, &mut record);
+                pending.release();
+                return fail(StatusCode::GATEWAY_TIMEOUT, what, &mut pending);
             }
         };
 
@@ -282,17 +285,18 @@ pub(crate) async fn forward(
                 .iter()
                 .any(is_connection_auth);
         if backend_wants_pin && ctx.h2 {
-            shared.picker.release(pool, member);
-            record.outcome = Some("backend asks NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
-            record.status = status.as_u16();
-            shared.access_log.log(&record);
+            pending.release();
+            pending.log(
+                status.as_u16(),
+                "backend asks NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED",
+            );
             return Err(http11_required());
         }
         let tunnel = upgrade && status == StatusCode::SWITCHING_PROTOCOLS;
         if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
-            shared.picker.release(pool, member);
-            tracing::warn!(route = %route.name, member = %record.member, "backend switched protocols unasked");
-            return fail(StatusCode::BAD_GATEWAY, "unasked 101 from backend", &mut record);
+            pending.release();
+            tracing::warn!(route = %route.name, member = %pending.rec().member, "backend switched protocols unasked");
+            return fail(StatusCode::BAD_GATEWAY, "unasked 101 from backend", &mut pending);
         }
         let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
         let (inner, after) = if tunnel {
@@ -328,6 +332,11 @@ pub(crate) async fn forward(
                 shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
             );
         }
+        // From here the exchange logs the request and releases the member.
+        pending.holding = None;
+        let Some(mut record) = pending.record.take() else {
+            unreachable!("the record is logged only on return");
+        };
         record.status = status.as_u16();
         record.pinned = pin;
         if tunnel {
@@ -362,6 +371,49 @@ pub(crate) async fn forward(
         *resp.status_mut() = status;
         *resp.headers_mut() = headers;
         return Ok(resp);
+    }
+}
+
+/// A request the forward phase has not answered yet. Whatever ends it
+/// early logs it once and releases the member it holds in the picker,
+/// including the forward phase being dropped because the client went away
+/// (logged with status 499, as nginx does).
+struct Unanswered {
+    shared: Arc<crate::Shared>,
+    plan: Arc<crate::state::PlanState>,
+    pool: Arc<str>,
+    started: Instant,
+    /// Until logged here or handed to the exchange.
+    record: Option<AccessRecord>,
+    /// The member counted as busy in the picker.
+    holding: Option<usize>,
+}
+
+impl Unanswered {
+    fn rec(&mut self) -> &mut AccessRecord {
+        self.record.get_or_insert_with(|| unreachable!("used after logging"))
+    }
+
+    fn release(&mut self) {
+        if let (Some(member), Some(pool)) = (self.holding.take(), self.plan.plan.pool(&self.pool)) {
+            self.shared.picker.release(pool, member);
+        }
+    }
+
+    fn log(&mut self, status: u16, why: &'static str) {
+        if let Some(mut r) = self.record.take() {
+            r.status = status;
+            r.outcome = Some(why);
+            r.duration = self.started.elapsed();
+            self.shared.access_log.log(&r);
+        }
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        self.release();
+        self.log(499, "client went away");
     }
 }
 

@@ -47,6 +47,7 @@ mod conn;
 mod exchange;
 mod forward;
 mod guard;
+mod h2server;
 pub mod headers;
 pub mod pages;
 pub mod phases;

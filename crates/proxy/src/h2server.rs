@@ -1,0 +1,326 @@
+//! HTTP/2 from clients, on the `h2` crate directly: every stream of a
+//! connection is a future polled by the connection's own task, not a task
+//! of its own.
+//!
+//! Why not hyper's HTTP/2 server: it spawns a task per stream and pipes each
+//! response through it, and the spawn and the cross-task wake-ups cost a
+//! tenth of a request's instructions (see `bench/http/NOTES.md`). The
+//! behaviour is kept: hyper's settings, keep-alive pings, a reset from the
+//! client cancelling its request, `Date` and `Content-Length` filled in,
+//! graceful shutdown with GOAWAY. One thing is added: `Expect:
+//! 100-continue` is answered (hyper's HTTP/2 server never sent 100).
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use h2::server::{Connection, SendResponse};
+use h2::{PingPong, Reason, RecvStream, SendStream};
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Body;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::body::{BoxError, ClientBody, ProxyBody};
+use crate::conn::ConnCtx;
+
+/// hyper's HTTP/2 server settings, which gatehouse served with before.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 1024 * 1024;
+const MAX_FRAME: u32 = 16 * 1024;
+const MAX_HEADER_LIST: u32 = 16 * 1024;
+const MAX_SEND_BUFFER: usize = 400 * 1024;
+const MAX_LOCAL_ERROR_RESETS: usize = 1024;
+/// A ping goes out this often; a connection whose peer has not answered
+/// the previous one within [`PING_TIMEOUT`] is closed.
+const PING_INTERVAL: Duration = Duration::from_secs(60);
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the client has to finish the connection preface and settings.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves one HTTP/2 client connection until it closes, shutdown's
+/// deadline passes, or the peer stops answering pings.
+pub(crate) async fn serve<IO>(ctx: Arc<ConnCtx>, io: IO)
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .max_send_buffer_size(MAX_SEND_BUFFER)
+        .max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS))
+        .max_concurrent_streams(ctx.plan.config.h2_max_concurrent_streams);
+    let mut stop = ctx.shared.stop.subscribe();
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, builder.handshake::<_, Bytes>(io));
+    let mut conn = tokio::select! {
+        shaken = handshake => match shaken {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return tracing::debug!("HTTP/2 handshake failed: {e}"),
+            Err(_) => return tracing::debug!("HTTP/2 handshake timed out"),
+        },
+        _ = stop.wait_for(|level| *level >= 1) => return,
+    };
+    let mut streams = FuturesUnordered::new();
+    let mut pings = Pings::new(conn.ping_pong());
+    let mut asked = false;
+    loop {
+        let level = *stop.borrow_and_update();
+        if level >= 2 {
+            return;
+        }
+        if level == 1 && !asked {
+            asked = true;
+            conn.graceful_shutdown();
+        }
+        let driving = poll_fn(|cx| drive(&ctx, &mut conn, &mut streams, &mut pings, cx));
+        tokio::select! {
+            ended = driving => {
+                if let Err(e) = ended {
+                    tracing::debug!("client connection ended: {e}");
+                }
+                return;
+            }
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+type StreamFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// One turn of the connection: the streams first, so that what they queue
+/// goes out when the connection is polled after them.
+fn drive<IO>(
+    ctx: &Arc<ConnCtx>,
+    conn: &mut Connection<IO, Bytes>,
+    streams: &mut FuturesUnordered<StreamFuture>,
+    pings: &mut Pings,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), h2::Error>>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {}
+        if let Poll::Ready(Err(why)) = pings.poll(cx) {
+            tracing::debug!("closing HTTP/2 connection: {why}");
+            return Poll::Ready(Ok(()));
+        }
+        match conn.poll_accept(cx) {
+            Poll::Ready(Some(Ok((req, respond)))) => streams.push(Box::pin(stream(ctx.clone(), req, respond))),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+            Poll::Ready(None) => return Poll::Ready(Ok(())),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+}
+
+/// One request stream: the phases, then the response.
+async fn stream(ctx: Arc<ConnCtx>, req: Request<RecvStream>, mut respond: SendResponse<Bytes>) {
+    if req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+    {
+        // Like Envoy: the client may send its body at once; a refusal
+        // still comes as the final response.
+        let mut go_on = Response::new(());
+        *go_on.status_mut() = StatusCode::CONTINUE;
+        let _ = respond.send_informational(go_on);
+    }
+    let handling = crate::conn::handle(ctx, req.map(ClientBody::H2));
+    tokio::pin!(handling);
+    // A reset from the client cancels the request: dropping `handling`
+    // drops the backend exchange with it.
+    let handled = poll_fn(|cx| {
+        if let Poll::Ready(r) = handling.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        match respond.poll_reset(cx) {
+            Poll::Ready(_) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    match handled {
+        None => tracing::debug!("client reset the stream before the response"),
+        Some(Ok(resp)) => {
+            if let Err(e) = send(resp, &mut respond).await {
+                tracing::debug!("HTTP/2 response not completed: {e}");
+            }
+        }
+        Some(Err(e)) => {
+            let reason = e
+                .downcast_ref::<h2::Error>()
+                .and_then(h2::Error::reason)
+                .unwrap_or(Reason::INTERNAL_ERROR);
+            respond.send_reset(reason);
+        }
+    }
+}
+
+/// Sends the head, then the body frame by frame as the client's flow
+/// control allows.
+async fn send(resp: Response<ProxyBody>, respond: &mut SendResponse<Bytes>) -> Result<(), BoxError> {
+    let (mut parts, mut body) = resp.into_parts();
+    let headers = &mut parts.headers;
+    if !headers.contains_key(header::DATE) {
+        headers.insert(header::DATE, date_now());
+    }
+    let end = body.is_end_stream();
+    if !end && !headers.contains_key(header::CONTENT_LENGTH) {
+        if let Some(n) = body.size_hint().exact() {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
+    let mut out = respond.send_response(Response::from_parts(parts, ()), end)?;
+    if end {
+        return Ok(());
+    }
+    let result = poll_fn(|cx| pipe(&mut body, &mut out, cx)).await;
+    if result.is_err() {
+        out.send_reset(Reason::INTERNAL_ERROR);
+    }
+    result
+}
+
+fn pipe(body: &mut ProxyBody, out: &mut SendStream<Bytes>, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+    loop {
+        // Wait for room before taking more from the backend: the client's
+        // flow control is the backpressure.
+        out.reserve_capacity(1);
+        if out.capacity() == 0 {
+            loop {
+                match ready!(out.poll_capacity(cx)) {
+                    Some(Ok(0)) => {}
+                    Some(Ok(_)) => break,
+                    Some(Err(e)) => return Poll::Ready(Err(e.into())),
+                    None => return Poll::Ready(Err("stream closed while sending".into())),
+                }
+            }
+        } else if let Poll::Ready(reason) = out.poll_reset(cx) {
+            let reason = reason?;
+            return Poll::Ready(Err(h2::Error::from(reason).into()));
+        }
+        match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    let end = body.is_end_stream();
+                    out.send_data(data, end)?;
+                    if end {
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        out.reserve_capacity(0);
+                        out.send_trailers(trailers)?;
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+            },
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => {
+                out.send_data(Bytes::new(), true)?;
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
+}
+
+/// Keep-alive pings, as hyper's `keep_alive_interval` sent them.
+struct Pings {
+    pong: Option<PingPong>,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    next: Instant,
+    /// When the unanswered ping went out.
+    waiting: Option<Instant>,
+}
+
+impl Pings {
+    fn new(pong: Option<PingPong>) -> Self {
+        let next = Instant::now() + PING_INTERVAL;
+        Pings {
+            pong,
+            timer: Box::pin(tokio::time::sleep_until(next.into())),
+            next,
+            waiting: None,
+        }
+    }
+
+    /// `Err` when the connection should close.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+        let Some(pong) = self.pong.as_mut() else {
+            return Poll::Pending;
+        };
+        if self.waiting.is_some() {
+            match pong.poll_pong(cx) {
+                Poll::Ready(Ok(_)) => self.waiting = None,
+                Poll::Ready(Err(_)) => return Poll::Ready(Err("ping failed")),
+                Poll::Pending => {}
+            }
+        }
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let now = Instant::now();
+            let wake = match self.waiting {
+                Some(sent) if now >= sent + PING_TIMEOUT => return Poll::Ready(Err("peer did not answer a ping")),
+                Some(sent) => sent + PING_TIMEOUT,
+                None if now >= self.next => {
+                    if pong.send_ping(h2::Ping::opaque()).is_err() {
+                        return Poll::Ready(Err("ping failed"));
+                    }
+                    self.waiting = Some(now);
+                    self.next = now + PING_INTERVAL;
+                    now + PING_TIMEOUT
+                }
+                None => self.next,
+            };
+            self.timer.as_mut().reset(wake.into());
+        }
+        Poll::Pending
+    }
+}
+
+thread_local! {
+    /// The `Date` value of the current second, formatted once per second.
+    static DATE: std::cell::RefCell<(u64, HeaderValue)> =
+        const { std::cell::RefCell::new((0, HeaderValue::from_static(""))) };
+}
+
+fn date_now() -> HeaderValue {
+    let now = SystemTime::now();
+    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let text = httpdate::fmt_http_date(now);
+            // An HTTP date is plain ASCII.
+            cached.1 = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""));
+            cached.0 = secs;
+        }
+        cached.1.clone()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_date_is_an_http_date_of_now() {
+        let value = date_now();
+        let parsed = httpdate::parse_http_date(value.to_str().unwrap()).unwrap();
+        let off = SystemTime::now().duration_since(parsed).unwrap();
+        assert!(off < Duration::from_secs(2), "{value:?}");
+    }
+}

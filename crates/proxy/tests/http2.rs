@@ -1,0 +1,198 @@
+//! HTTP/2 from clients: streams multiplexed on one connection, a reset
+//! cancelling its backend exchange, `100 Continue`, the headers gatehouse
+//! fills in, and graceful shutdown with requests in flight.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::Request;
+use tokio::io::AsyncReadExt;
+
+fn h2_get(path: &str) -> Request<TestBody> {
+    Request::builder()
+        .uri(format!("https://www.lab.test{path}"))
+        .body(full(""))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn streams_on_one_connection_are_served_concurrently() {
+    // Each answer waits for its path's delay: served one after another,
+    // 20 requests would take 2 s.
+    let web = backend(|r: Request<Incoming>, _| async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text(200, r.uri().path().to_string())
+    })
+    .await;
+    let port = free_port();
+    let (_proxy, _) = start(plan(&www_site(port, &[web.port()])), |_| {}).await;
+    let c = h2(SocketAddr::from(([127, 0, 0, 1], port)), "www.lab.test").await;
+    let started = std::time::Instant::now();
+    let mut all = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let mut c = c.clone();
+        all.spawn(async move {
+            let resp = c.send_request(h2_get(&format!("/{i}"))).await.unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (i, status, String::from_utf8(body.to_vec()).unwrap())
+        });
+    }
+    while let Some(done) = all.join_next().await {
+        let (i, status, body) = done.unwrap();
+        assert_eq!((status, body), (200, format!("/{i}")));
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_stream_reset_by_the_client_cancels_its_backend_exchange() {
+    // Never answers; records when gatehouse gives up the connection.
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bport = socket.local_addr().unwrap().port();
+    let closed = Arc::new(AtomicUsize::new(0));
+    let seen = closed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = socket.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+                seen.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    let port = free_port();
+    let (_proxy, log) = start(plan(&www_site(port, &[bport])), |_| {}).await;
+    let mut c = h2(SocketAddr::from(([127, 0, 0, 1], port)), "www.lab.test").await;
+    let waiting = c.send_request(h2_get("/long-poll"));
+    // Dropping the response future resets the stream.
+    assert!(tokio::time::timeout(Duration::from_millis(300), waiting).await.is_err());
+    let mut gave_up = false;
+    for _ in 0..50 {
+        if closed.load(Ordering::SeqCst) == 1 {
+            gave_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gave_up, "the backend connection of a cancelled request must close");
+    let records = log.records();
+    let r = records
+        .iter()
+        .find(|r| r.host.as_ref() == "www.lab.test")
+        .expect("logged");
+    assert_eq!((r.status, r.outcome), (499, Some("client went away")));
+    // The connection itself still serves.
+    let resp = c.send_request(
+        Request::builder()
+            .uri("https://nowhere.lab.test/")
+            .body(full(""))
+            .unwrap(),
+    );
+    assert_eq!(resp.await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_answered_over_http2() {
+    let web = backend(|r: Request<Incoming>, _| async move {
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        text(200, format!("got {} bytes", body.len()))
+    })
+    .await;
+    let port = free_port();
+    let (_proxy, _) = start(plan(&www_site(port, &[web.port()])), |_| {}).await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let body = "x".repeat(5000);
+    let out = curl(
+        addr,
+        "www.lab.test",
+        &[
+            "--http2",
+            "-v",
+            "-H",
+            "Expect: 100-continue",
+            "--data-binary",
+            &body,
+            &format!("https://www.lab.test:{port}/upload"),
+        ],
+    )
+    .await;
+    assert_eq!(stdout(&out), "got 5000 bytes", "{}", stderr(&out));
+    assert!(stderr(&out).contains("< HTTP/2 100"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn gatehouse_pages_over_http2_carry_date_and_length() {
+    let web = echo("web").await;
+    let port = free_port();
+    let (_proxy, _) = start(plan(&www_site(port, &[web.port()])), |_| {}).await;
+    let mut c = h2(SocketAddr::from(([127, 0, 0, 1], port)), "www.lab.test").await;
+    let resp = c
+        .send_request(
+            Request::builder()
+                .uri("https://nowhere.lab.test/")
+                .body(full(""))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let date = resp
+        .headers()
+        .get("date")
+        .expect("a Date header")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(httpdate::parse_http_date(&date).is_ok(), "{date}");
+    let length: usize = resp.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.len(), length);
+}
+
+#[tokio::test]
+async fn shutdown_lets_http2_streams_finish_and_sends_goaway() {
+    let slow = backend(|_r: Request<Incoming>, _| async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        text(200, "done")
+    })
+    .await;
+    let port = free_port();
+    let (proxy, _) = start(plan(&www_site(port, &[slow.port()])), |_| {}).await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = h2(addr, "www.lab.test").await;
+    let in_flight = tokio::spawn({
+        let mut c = c.clone();
+        async move {
+            let resp = c.send_request(h2_get("/")).await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.into_body().collect().await.unwrap().to_bytes())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopping = tokio::spawn(proxy.shutdown(Duration::from_secs(10)));
+    let (status, body) = in_flight.await.unwrap();
+    assert_eq!((status, &body[..]), (200, &b"done"[..]));
+    stopping.await.unwrap();
+    // After GOAWAY the connection takes no new stream.
+    let refused = tokio::time::timeout(Duration::from_secs(2), async {
+        c.ready().await?;
+        c.send_request(h2_get("/")).await
+    })
+    .await
+    .expect("answered at once");
+    assert!(refused.is_err());
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still listening");
+}
