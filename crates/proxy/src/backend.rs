@@ -17,14 +17,13 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::request;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::io::poll_read_buf;
 
 use crate::body::{BoxError, RequestBody};
 use crate::upstream::BackendIo;
-use crate::wire::{self, Chunked, Decoded, Incoming, Malformed, Outgoing, ResponseHead};
+use crate::wire::{self, Chunked, Decoded, Incoming, Malformed, Outgoing, RequestHead, ResponseHead};
 
 /// Data frames up to this size are copied behind their chunk line so both
 /// leave in one write; larger ones are written from their own buffer.
@@ -140,17 +139,16 @@ impl BackendConn {
     /// interim responses other than 101 are passed over). The body keeps
     /// flowing meanwhile; whatever is left of it goes on with the response
     /// body.
-    pub async fn send(&mut self, head: &request::Parts, upload: &mut Upload) -> Result<ResponseHead, Failure> {
+    pub async fn send(&mut self, head: &RequestHead<'_>, upload: &mut Upload) -> Result<ResponseHead, Failure> {
         self.out.clear();
         self.written = 0;
         self.sent_any = false;
-        let target = head.uri.path_and_query().map_or("/", |p| p.as_str());
         let empty = upload.body.as_ref().is_none_or(|b| b.is_end_stream());
-        upload.framing = wire::encode_request_head(&mut self.out, &head.method, target, &head.headers, empty);
+        upload.framing = wire::encode_request_head(&mut self.out, head, empty);
         if upload.framing == Outgoing::Empty {
             upload.body = None;
         }
-        std::future::poll_fn(|cx| self.poll_response_head(&head.method, upload, cx)).await
+        std::future::poll_fn(|cx| self.poll_response_head(head.method, upload, cx)).await
     }
 
     fn poll_response_head(

@@ -3,7 +3,7 @@
 //!
 //! - A peer that is not one of the listener's trusted proxies is the client
 //!   itself, whatever it sends: its `X-Forwarded-For` and friends are
-//!   stripped like any client's ([`crate::headers::set_forwarding`]), and
+//!   stripped like any client's ([`crate::headers::strip_client_supplied`]), and
 //!   nothing is read as a PROXY header.
 //! - `proxy-protocol`: a trusted peer sends a PROXY header (v1 or v2)
 //!   before TLS; [`read_proxy_header`] takes exactly its bytes, and the

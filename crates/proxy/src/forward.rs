@@ -35,12 +35,13 @@ use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, Upstre
 use crate::client::Client;
 use crate::conn::{ConnCtx, Pinned};
 use crate::exchange::{AccessRecord, AfterUse, Exchange};
-use crate::headers::{is_connection_auth, set_forwarding, strip_hop_by_hop, ForwardedFor, Rendered};
+use crate::headers::{is_connection_auth, strip_client_supplied, strip_hop_by_hop, ForwardedFor, Rendered};
 use crate::pages;
 use crate::phases::page;
 use crate::picker::{AffinityHint, PickRequest};
 use crate::routing::CompiledRoute;
 use crate::upstream::Target;
+use crate::wire::RequestHead;
 
 fn http11_required() -> BoxError {
     Box::new(h2::Error::from(h2::Reason::HTTP_1_1_REQUIRED))
@@ -110,43 +111,34 @@ pub(crate) async fn forward(
 
     // The request as the backend will see it.
     let (mut parts, body) = req.into_parts();
-    let original_host: Option<HeaderValue> = match parts.uri.authority() {
-        Some(a) => HeaderValue::from_str(a.as_str()).ok(),
-        None => parts.headers.get(header::HOST).cloned(),
-    };
     strip_hop_by_hop(&mut parts.headers, upgrade);
-    // gatehouse answered `Expect: 100-continue` itself when it began reading the body.
-    parts.headers.remove(header::EXPECT);
-    set_forwarding(
-        &mut parts.headers,
-        &ForwardedFor {
-            client: if client.addr == ctx.client_headers.addr {
-                Rendered::Ready(&ctx.client_headers)
-            } else {
-                Rendered::Fresh(client.addr, ctx.listener.proto())
-            },
-            chain: client.chain.as_ref(),
-            host: original_host.as_ref(),
-        },
-    );
+    strip_client_supplied(&mut parts.headers);
     if route.affinity == Affinity::Cookie {
         strip_cookie(&mut parts.headers, pool);
     }
-    let backend_host = route.host_rewrite.clone().or(original_host);
-    if let Some(h) = &backend_host {
-        parts.headers.insert(header::HOST, h.clone());
-    }
-    // Origin form: the path and query alone (no re-parse: they share bytes).
-    let mut origin_form = http::uri::Parts::default();
-    origin_form.path_and_query = Some(
-        parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-    );
-    parts.uri = http::Uri::from_parts(origin_form).unwrap_or_else(|_| http::Uri::from_static("/"));
-    parts.version = http::Version::HTTP_11;
+    let parts = parts;
+    let original_host: Option<&[u8]> = match parts.uri.authority() {
+        Some(a) => Some(a.as_str().as_bytes()),
+        None => parts.headers.get(header::HOST).map(HeaderValue::as_bytes),
+    };
+    let backend_host = route.host_rewrite.as_ref().map(HeaderValue::as_bytes).or(original_host);
+    let forwarding = ForwardedFor {
+        client: if client.addr == ctx.client_headers.addr {
+            Rendered::Ready(&ctx.client_headers)
+        } else {
+            Rendered::Fresh(client.addr, ctx.listener.proto())
+        },
+        chain: client.chain.as_ref(),
+        host: original_host,
+    };
+    let head = RequestHead {
+        method: &parts.method,
+        // Origin form: the path and query alone.
+        target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        host: backend_host,
+        headers: &parts.headers,
+        forwarding: Some(&forwarding),
+    };
     let activity = Activity::new();
     let body_timeout = state.config.client_body_timeout.unwrap_or(route.idle_timeout);
     let body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
@@ -162,8 +154,7 @@ pub(crate) async fn forward(
             .as_ref()
             .and_then(|t| t.server_name.clone());
         let from_host = backend_host
-            .as_ref()
-            .and_then(|h| h.to_str().ok())
+            .and_then(|h| std::str::from_utf8(h).ok())
             .and_then(|h| h.parse::<http::uri::Authority>().ok())
             .map(|a| a.host().to_string());
         Arc::from(configured.or(from_host).unwrap_or_else(|| host.to_string()))
@@ -241,7 +232,7 @@ pub(crate) async fn forward(
         };
         shared.picker.connected(pool, member);
         pending.holding = Some(member);
-        let sent = conn.send(&parts, &mut upload);
+        let sent = conn.send(&head, &mut upload);
         let head = match wait(sent, &activity, route.idle_timeout, total_deadline).await {
             Ok(Ok(head)) => head,
             Ok(Err(failure)) => {
@@ -251,7 +242,7 @@ pub(crate) async fn forward(
                     // sent and nothing of the body read, so go again (a pin
                     // is dropped with it). A new one counts as an attempt.
                     Failure::NotSent(_) if !matches!(via, Via::New) => continue,
-                    Failure::NotSent(_) if idempotent(&parts.method) && attempts < retries => {
+                    Failure::NotSent(_) if idempotent(head.method) && attempts < retries => {
                         tracing::debug!(route = %route.name, member = %pending.rec().member, "new backend connection failed before sending; retrying");
                         tried.push(member);
                         attempts += 1;

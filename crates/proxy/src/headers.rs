@@ -1,6 +1,7 @@
 //! Header hygiene between client and backend: hop-by-hop headers are
 //! dropped both ways, client-supplied forwarding and identity headers are
-//! stripped, and gatehouse's own `X-Forwarded-*` and `Forwarded` are set.
+//! stripped, and gatehouse's own `X-Forwarded-*` and `Forwarded` are
+//! written into the request head that goes to the backend.
 //! The one exception: a trusted proxy's `X-Forwarded-For` chain is passed
 //! on with the proxy appended (see [`crate::client`]).
 
@@ -23,10 +24,6 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
             | "upgrade"
     )
 }
-
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// Forwarding headers a client could forge; gatehouse sets its own.
 fn is_forwarding(name: &HeaderName) -> bool {
@@ -102,8 +99,9 @@ pub(crate) struct ForwardedFor<'a> {
     /// The `X-Forwarded-For` chain to send instead of just the client:
     /// only for a trusted proxy's request, whose chain it extends.
     pub chain: Option<&'a HeaderValue>,
-    /// The Host (or `:authority`) the client asked for, as sent.
-    pub host: Option<&'a HeaderValue>,
+    /// The Host (or `:authority`) the client asked for, as sent. Either
+    /// comes from a parsed header value or URI, so it holds no CR or LF.
+    pub host: Option<&'a [u8]>,
 }
 
 /// The request's client: the connection's own, rendered when it was
@@ -141,10 +139,21 @@ impl ClientHeaders {
     }
 }
 
-/// Strips client-supplied forwarding and identity headers, then sets
-/// `X-Forwarded-For`, `-Proto`, `-Host` and `Forwarded` (RFC 7239).
-pub(crate) fn set_forwarding(headers: &mut HeaderMap, f: &ForwardedFor<'_>) {
-    remove_where(headers, |n| is_forwarding(n) || n.as_str().starts_with(IDENTITY_PREFIX));
+/// Strips what a client may not pass on: forwarding and identity headers
+/// (gatehouse writes its own) and `Expect` (gatehouse answered it when it
+/// began reading the body).
+pub(crate) fn strip_client_supplied(headers: &mut HeaderMap) {
+    remove_where(headers, |n| {
+        is_forwarding(n) || n == header::EXPECT || n.as_str().starts_with(IDENTITY_PREFIX)
+    });
+}
+
+/// Writes `X-Forwarded-For`, `-Proto`, `-Host` and `Forwarded` (RFC 7239)
+/// as header lines of the request head going to the backend. Straight
+/// into the head: inserting four fields into the request's map, only to
+/// read them out again when writing, cost more than the rest of the
+/// header work together.
+pub(crate) fn write_forwarding(out: &mut Vec<u8>, f: &ForwardedFor<'_>) {
     let fresh;
     let client = match f.client {
         Rendered::Ready(c) => c,
@@ -153,24 +162,26 @@ pub(crate) fn set_forwarding(headers: &mut HeaderMap, f: &ForwardedFor<'_>) {
             &fresh
         }
     };
-    headers.insert(X_FORWARDED_FOR, f.chain.unwrap_or(&client.xff).clone());
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
-    // Sized once: growing it for the host cost a second allocation.
-    let mut forwarded = String::with_capacity(client.forwarded.len() + f.host.map_or(0, |h| h.len() + 6));
-    forwarded.push_str(&client.forwarded);
+    let mut line = |name: &[u8], value: &[u8]| {
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    };
+    line(b"x-forwarded-for", f.chain.unwrap_or(&client.xff).as_bytes());
+    line(b"x-forwarded-proto", client.proto.as_bytes());
     if let Some(host) = f.host {
-        headers.insert(X_FORWARDED_HOST, host.clone());
-        if let Ok(h) = host.to_str() {
-            if h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) {
-                forwarded.push_str(";host=");
-                forwarded.push_str(h);
-            }
+        line(b"x-forwarded-host", host);
+    }
+    out.extend_from_slice(b"forwarded: ");
+    out.extend_from_slice(client.forwarded.as_bytes());
+    if let Some(host) = f.host {
+        if host.iter().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(b)) {
+            out.extend_from_slice(b";host=");
+            out.extend_from_slice(host);
         }
     }
-    // Built from an address, a protocol name and checked host characters.
-    if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(forwarded)) {
-        headers.insert(header::FORWARDED, v);
-    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Whether an `Authorization` or `WWW-Authenticate` value uses a
@@ -197,6 +208,57 @@ mod tests {
         assert!(h.get(header::CONNECTION).is_none());
         assert_eq!(h.get(header::CONTENT_LENGTH).unwrap(), "5");
         assert_eq!(h.get(header::TE).unwrap(), "trailers");
+    }
+
+    #[test]
+    fn forwarding_headers_are_stripped_and_written_for_the_client() {
+        let mut h = HeaderMap::new();
+        for (n, v) in [
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+            ("x-gatehouse-user", "admin"),
+            ("expect", "100-continue"),
+            ("accept", "*/*"),
+        ] {
+            h.insert(HeaderName::from_static(n), HeaderValue::from_static(v));
+        }
+        strip_client_supplied(&mut h);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["accept"]);
+
+        let ready = ClientHeaders::new("192.0.2.7".parse().unwrap(), "https");
+        let mut out = Vec::new();
+        write_forwarding(
+            &mut out,
+            &ForwardedFor {
+                client: Rendered::Ready(&ready),
+                chain: None,
+                host: Some(b"owa.contoso.com"),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x-forwarded-for: 192.0.2.7\r\nx-forwarded-proto: https\r\nx-forwarded-host: owa.contoso.com\r\n\
+             forwarded: for=192.0.2.7;proto=https;host=owa.contoso.com\r\n"
+        );
+
+        // A trusted proxy's chain goes on; an IPv6 client is quoted; a host
+        // with characters `Forwarded` cannot carry stays out of it.
+        let chain = HeaderValue::from_static("198.51.100.1, 10.0.0.5");
+        let mut out = Vec::new();
+        write_forwarding(
+            &mut out,
+            &ForwardedFor {
+                client: Rendered::Fresh("2001:db8::1".parse().unwrap(), "http"),
+                chain: Some(&chain),
+                host: Some(b"a b"),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "x-forwarded-for: 198.51.100.1, 10.0.0.5\r\nx-forwarded-proto: http\r\nx-forwarded-host: a b\r\n\
+             forwarded: for=\"[2001:db8::1]\";proto=http\r\n"
+        );
     }
 
     #[test]

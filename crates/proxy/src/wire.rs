@@ -12,6 +12,8 @@ use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 
+use crate::headers::{write_forwarding, ForwardedFor};
+
 /// The longest response head (status line and headers) accepted.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// The most header fields accepted in a response head or trailer section.
@@ -43,17 +45,24 @@ pub(crate) enum Outgoing {
     Chunked,
 }
 
-/// Chooses the request body's framing and writes the request head into
-/// `out`. `headers` must already be free of hop-by-hop fields
-/// (`Transfer-Encoding` included): gatehouse frames the body itself.
-pub(crate) fn encode_request_head(
-    out: &mut Vec<u8>,
-    method: &Method,
-    target: &str,
-    headers: &HeaderMap,
-    body_is_empty: bool,
-) -> Outgoing {
-    let length = headers
+/// A request head as it goes to the backend.
+pub(crate) struct RequestHead<'a> {
+    pub method: &'a Method,
+    /// The origin form: path and query.
+    pub target: &'a str,
+    /// Sent as `Host`, in place of any `Host` among `headers`.
+    pub host: Option<&'a [u8]>,
+    /// The client's fields, already free of hop-by-hop ones
+    /// (`Transfer-Encoding` included: gatehouse frames the body itself).
+    pub headers: &'a HeaderMap,
+    /// gatehouse's own forwarding fields.
+    pub forwarding: Option<&'a ForwardedFor<'a>>,
+}
+
+/// Chooses the request body's framing and writes the request head into `out`.
+pub(crate) fn encode_request_head(out: &mut Vec<u8>, head: &RequestHead<'_>, body_is_empty: bool) -> Outgoing {
+    let length = head
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -62,21 +71,32 @@ pub(crate) fn encode_request_head(
         (true, None) => Outgoing::Empty,
         (false, None) => Outgoing::Chunked,
     };
-    out.extend_from_slice(method.as_str().as_bytes());
+    out.extend_from_slice(head.method.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(head.target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in headers {
+    if let Some(host) = head.host {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(host);
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in head.headers {
+        if head.host.is_some() && name == header::HOST {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    if let Some(f) = head.forwarding {
+        write_forwarding(out, f);
+    }
     match framing {
         Outgoing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         // Servers such as IIS answer 411 to a body-carrying method sent
         // without a length, even when the body is empty.
-        Outgoing::Empty if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => {
+        Outgoing::Empty if matches!(*head.method, Method::POST | Method::PUT | Method::PATCH) => {
             out.extend_from_slice(b"content-length: 0\r\n")
         }
         _ => {}
@@ -400,45 +420,53 @@ mod tests {
         (h.framing, h.keep_alive)
     }
 
+    fn encode(method: &Method, target: &str, host: Option<&[u8]>, h: &HeaderMap, empty: bool) -> (Outgoing, Vec<u8>) {
+        let mut out = Vec::new();
+        let head = RequestHead {
+            method,
+            target,
+            host,
+            headers: h,
+            forwarding: None,
+        };
+        let framing = encode_request_head(&mut out, &head, empty);
+        (framing, out)
+    }
+
     #[test]
     fn request_head_frames_the_body_by_length_chunks_or_nothing() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("owa.contoso.com"));
-        let mut out = Vec::new();
-        assert_eq!(
-            encode_request_head(&mut out, &Method::GET, "/owa/", &h, true),
-            Outgoing::Empty
-        );
+        let (framing, out) = encode(&Method::GET, "/owa/", None, &h, true);
+        assert_eq!(framing, Outgoing::Empty);
         assert_eq!(out, b"GET /owa/ HTTP/1.1\r\nhost: owa.contoso.com\r\n\r\n");
 
-        out.clear();
-        assert_eq!(
-            encode_request_head(&mut out, &Method::POST, "/ews", &h, false),
-            Outgoing::Chunked
-        );
+        let (framing, out) = encode(&Method::POST, "/ews", None, &h, false);
+        assert_eq!(framing, Outgoing::Chunked);
         assert!(out.ends_with(b"transfer-encoding: chunked\r\n\r\n"));
 
-        out.clear();
-        assert_eq!(
-            encode_request_head(&mut out, &Method::POST, "/", &h, true),
-            Outgoing::Empty
-        );
+        let (framing, out) = encode(&Method::POST, "/", None, &h, true);
+        assert_eq!(framing, Outgoing::Empty);
         assert!(out.ends_with(b"content-length: 0\r\n\r\n"));
 
-        out.clear();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("1073741824"));
-        assert_eq!(
-            encode_request_head(
-                &mut out,
-                &Method::from_bytes(b"RPC_IN_DATA").unwrap(),
-                "/rpc",
-                &h,
-                false
-            ),
-            Outgoing::Length(1 << 30)
-        );
+        let rpc = Method::from_bytes(b"RPC_IN_DATA").unwrap();
+        let (framing, out) = encode(&rpc, "/rpc", None, &h, false);
+        assert_eq!(framing, Outgoing::Length(1 << 30));
         assert!(out.starts_with(b"RPC_IN_DATA /rpc HTTP/1.1\r\n"));
         assert!(!out.windows(17).any(|w| w == b"transfer-encoding"));
+    }
+
+    #[test]
+    fn the_backend_host_comes_first_and_replaces_the_clients() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        h.insert(header::HOST, HeaderValue::from_static("mail.contoso.com"));
+        let (_, out) = encode(&Method::GET, "/", Some(b"exch01.contoso.local"), &h, true);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "GET / HTTP/1.1\r\nhost: exch01.contoso.local\r\naccept: */*\r\n\r\n"
+        );
     }
 
     #[test]
