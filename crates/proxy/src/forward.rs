@@ -81,12 +81,8 @@ pub(crate) async fn forward(
         record: Some(ctx.record(&client, req.method(), host.clone(), route.name.clone(), 0)),
         holding: None,
     };
-    let fail = |status: StatusCode, why: &'static str, pending: &mut Unanswered| {
-        pending.log(status.as_u16(), why);
-        Ok(page(status, lang))
-    };
     let (Some(pool), Some(members)) = (state.plan.pool(&route.pool), state.members.get(&*route.pool)) else {
-        return fail(StatusCode::SERVICE_UNAVAILABLE, "pool missing", &mut pending);
+        return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang);
     };
     let wants_pin = req
         .headers()
@@ -186,7 +182,7 @@ pub(crate) async fn forward(
                     } else {
                         (StatusCode::BAD_GATEWAY, "no member reachable")
                     };
-                    return fail(status, why, &mut pending);
+                    return pending.answer(status, why, lang);
                 };
                 let pooled = if wants_pin {
                     None
@@ -223,7 +219,7 @@ pub(crate) async fn forward(
                                 crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
                                 _ => StatusCode::BAD_GATEWAY,
                             };
-                            return fail(status, "connect failed", &mut pending);
+                            return pending.answer(status, "connect failed", lang);
                         }
                         continue;
                     }
@@ -249,21 +245,21 @@ pub(crate) async fn forward(
                         continue;
                     }
                     Failure::ClientBody(e) if e.is::<crate::body::TimedOut>() => {
-                        return fail(StatusCode::REQUEST_TIMEOUT, "client body read timeout", &mut pending);
+                        return pending.answer(StatusCode::REQUEST_TIMEOUT, "client body read timeout", lang);
                     }
                     Failure::ClientBody(e) => {
                         tracing::debug!(route = %route.name, "client request body failed: {e}");
-                        return fail(StatusCode::BAD_REQUEST, "client body failed", &mut pending);
+                        return pending.answer(StatusCode::BAD_REQUEST, "client body failed", lang);
                     }
                     other => {
                         tracing::warn!(route = %route.name, member = %pending.rec().member, "backend request failed: {other}");
-                        return fail(StatusCode::BAD_GATEWAY, "backend request failed", &mut pending);
+                        return pending.answer(StatusCode::BAD_GATEWAY, "backend request failed", lang);
                     }
                 }
             }
             Err(what) => {
                 pending.release();
-                return fail(StatusCode::GATEWAY_TIMEOUT, what, &mut pending);
+                return pending.answer(StatusCode::GATEWAY_TIMEOUT, what, lang);
             }
         };
 
@@ -287,7 +283,7 @@ pub(crate) async fn forward(
         if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
             pending.release();
             tracing::warn!(route = %route.name, member = %pending.rec().member, "backend switched protocols unasked");
-            return fail(StatusCode::BAD_GATEWAY, "unasked 101 from backend", &mut pending);
+            return pending.answer(StatusCode::BAD_GATEWAY, "unasked 101 from backend", lang);
         }
         let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
         let (inner, after) = if tunnel {
@@ -389,6 +385,17 @@ impl Unanswered {
         if let (Some(member), Some(pool)) = (self.holding.take(), self.plan.plan.pool(&self.pool)) {
             self.shared.picker.release(pool, member);
         }
+    }
+
+    /// Answers with gatehouse's own page, and logs why.
+    fn answer(
+        &mut self,
+        status: StatusCode,
+        why: &'static str,
+        lang: pages::Lang,
+    ) -> Result<Response<ProxyBody>, BoxError> {
+        self.log(status.as_u16(), why);
+        Ok(page(status, lang))
     }
 
     fn log(&mut self, status: u16, why: &'static str) {
