@@ -62,6 +62,14 @@ pub const IDENTITY_PREFIX: &str = "x-gatehouse-";
 /// `keep_upgrade` is set (an Upgrade exchange being tunnelled), `Upgrade` and
 /// `Connection: upgrade` survive.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // The usual message has none (no `Connection` either, so nothing it
+    // names): one pass over the names instead of three lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        if keep_upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -259,6 +267,18 @@ mod tests {
             "x-forwarded-for: 198.51.100.1, 10.0.0.5\r\nx-forwarded-proto: http\r\nx-forwarded-host: a b\r\n\
              forwarded: for=\"[2001:db8::1]\";proto=http\r\n"
         );
+    }
+
+    #[test]
+    fn a_message_without_hop_by_hop_fields_is_left_alone_unless_upgrading() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 2);
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(h.get(header::CONNECTION).unwrap(), "upgrade");
+        assert_eq!(h.len(), 3);
     }
 
     #[test]

@@ -178,7 +178,9 @@ impl MemberPicker for RoundRobinPicker {
         let now = self.now_ms();
         let usable = |i: usize| {
             let m = &state.members[i];
-            !req.exclude.contains(&i)
+            // Weight 0 takes no traffic, as in the runtime's pools.
+            req.pool.members[i].weight > 0
+                && !req.exclude.contains(&i)
                 && m.ejected_until.load(Ordering::Relaxed) <= now
                 && req.pool.members[i]
                     .max_connections
@@ -189,18 +191,21 @@ impl MemberPicker for RoundRobinPicker {
                 return Some(i);
             }
         }
+        // The primaries, or the backups when no primary is usable. An
+        // iterator walked more than once rather than a list: picking runs on
+        // every request and pools are small.
         let n = req.pool.members.len();
-        let mut eligible: Vec<usize> = (0..n).filter(|&i| !req.pool.members[i].backup && usable(i)).collect();
-        if eligible.is_empty() {
-            eligible = (0..n).filter(|&i| req.pool.members[i].backup && usable(i)).collect();
-        }
-        if eligible.is_empty() {
-            return None;
-        }
+        let tier = |backup: bool| (0..n).filter(move |&i| req.pool.members[i].backup == backup && usable(i));
+        let backup = match (tier(false).next(), tier(true).next()) {
+            (Some(_), _) => false,
+            (None, Some(_)) => true,
+            (None, None) => return None,
+        };
+        let eligible = || tier(backup);
         let source_hash = req.affinity == AffinityHint::SourceIp || req.pool.algorithm == Algorithm::SourceHash;
         if source_hash {
             // Rendezvous hashing: losing a member only moves its own clients.
-            return eligible.into_iter().max_by_key(|&i| {
+            return eligible().max_by_key(|&i| {
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 req.client.hash(&mut h);
                 state.keys[i].hash(&mut h);
@@ -208,34 +213,29 @@ impl MemberPicker for RoundRobinPicker {
             });
         }
         let turn = state.rr.fetch_add(1, Ordering::Relaxed);
+        let active = |i: usize| state.members[i].active.load(Ordering::Relaxed);
         match req.pool.algorithm {
             Algorithm::LeastConnections => {
-                let least = eligible
-                    .iter()
-                    .map(|&i| state.members[i].active.load(Ordering::Relaxed))
-                    .min()?;
-                let tied: Vec<usize> = eligible
-                    .into_iter()
-                    .filter(|&i| state.members[i].active.load(Ordering::Relaxed) == least)
-                    .collect();
-                Some(tied[turn % tied.len()])
+                let least = eligible().map(active).min()?;
+                let tied = eligible().filter(|&i| active(i) == least).count();
+                eligible().filter(|&i| active(i) == least).nth(turn % tied)
             }
             Algorithm::WeightedRoundRobin => {
-                let total: usize = eligible
-                    .iter()
-                    .map(|&i| req.pool.members[i].weight.max(1) as usize)
-                    .sum();
+                let weight = |i: usize| req.pool.members[i].weight as usize;
+                let total: usize = eligible().map(weight).sum();
                 let mut slot = turn % total;
-                for &i in &eligible {
-                    let w = req.pool.members[i].weight.max(1) as usize;
-                    if slot < w {
+                for i in eligible() {
+                    if slot < weight(i) {
                         return Some(i);
                     }
-                    slot -= w;
+                    slot -= weight(i);
                 }
-                eligible.first().copied()
+                eligible().next()
             }
-            _ => Some(eligible[turn % eligible.len()]),
+            _ => {
+                let count = eligible().count();
+                eligible().nth(turn % count)
+            }
         }
     }
 
@@ -268,5 +268,95 @@ impl MemberPicker for RoundRobinPicker {
                 .active
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |a| Some(a.saturating_sub(1)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(algorithm: &str, members: &str) -> gatehouse_model::Plan {
+        let text = format!(
+            "[gatehouse]\nname = \"t\"\ndefault_zone = \"lab\"\n[zones.lab]\nprefixes = [\"127.0.0.0/8\"]\n\
+             [services.web]\nproduct = \"generic\"\nclass = \"sharepoint\"\n\
+             [pools.web]\nservice = \"web\"\nalgorithm = \"{algorithm}\"\nmembers = [{members}]\n"
+        );
+        let checked = gatehouse_model::check(&text);
+        checked.plan.unwrap_or_else(|| panic!("{:#?}", checked.diagnostics))
+    }
+
+    fn picks(picker: &RoundRobinPicker, pool: &Pool, n: usize, exclude: &[usize]) -> Vec<usize> {
+        (0..n)
+            .map(|_| {
+                picker
+                    .pick(&PickRequest {
+                        pool,
+                        client: "127.0.0.1".parse().unwrap(),
+                        affinity: AffinityHint::None,
+                        exclude,
+                    })
+                    .unwrap_or(usize::MAX)
+            })
+            .collect()
+    }
+
+    fn counts(picked: &[usize], members: usize) -> Vec<usize> {
+        (0..members)
+            .map(|m| picked.iter().filter(|&&p| p == m).count())
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_turns_over_the_primaries_and_skips_excluded_ones() {
+        let plan = plan(
+            "round-robin",
+            r#""10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80", { address = "10.0.0.9:80", backup = true }"#,
+        );
+        let pool = plan.pool("web").unwrap();
+        let picker = RoundRobinPicker::default();
+        assert_eq!(counts(&picks(&picker, pool, 30, &[]), 4), [10, 10, 10, 0]);
+        assert_eq!(counts(&picks(&picker, pool, 30, &[1]), 4), [15, 0, 15, 0]);
+        // Backups only once no primary is left.
+        assert_eq!(counts(&picks(&picker, pool, 5, &[0, 1, 2]), 4), [0, 0, 0, 5]);
+        assert_eq!(picks(&picker, pool, 1, &[0, 1, 2, 3]), [usize::MAX]);
+    }
+
+    #[test]
+    fn weighted_round_robin_follows_the_weights_and_weight_0_gets_nothing() {
+        let plan = plan(
+            "weighted-round-robin",
+            r#"{ address = "10.0.0.1:80", weight = 3 }, { address = "10.0.0.2:80", weight = 1 }, { address = "10.0.0.3:80", weight = 0 }"#,
+        );
+        let pool = plan.pool("web").unwrap();
+        let picker = RoundRobinPicker::default();
+        assert_eq!(counts(&picks(&picker, pool, 40, &[]), 3), [30, 10, 0]);
+    }
+
+    #[test]
+    fn least_connections_prefers_the_least_busy_and_shares_ties() {
+        let plan = plan("least-connections", r#""10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80""#);
+        let pool = plan.pool("web").unwrap();
+        let picker = RoundRobinPicker::default();
+        for _ in 0..3 {
+            picker.connected(pool, 0);
+        }
+        picker.connected(pool, 1);
+        assert_eq!(counts(&picks(&picker, pool, 6, &[]), 3), [0, 0, 6]);
+        picker.connected(pool, 2);
+        // 1 and 2 tie at one connection each.
+        assert_eq!(counts(&picks(&picker, pool, 10, &[]), 3), [0, 5, 5]);
+        picker.release(pool, 0);
+        picker.release(pool, 0);
+        picker.release(pool, 0);
+        assert_eq!(counts(&picks(&picker, pool, 4, &[]), 3), [4, 0, 0]);
+    }
+
+    #[test]
+    fn source_hash_keeps_a_client_on_one_member() {
+        let plan = plan("source-hash", r#""10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80""#);
+        let pool = plan.pool("web").unwrap();
+        let picker = RoundRobinPicker::default();
+        let first = picks(&picker, pool, 1, &[])[0];
+        assert_eq!(counts(&picks(&picker, pool, 20, &[]), 3)[first], 20);
     }
 }

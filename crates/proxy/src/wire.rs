@@ -203,15 +203,27 @@ pub(crate) fn parse_response_head(
     }
     let head = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(count);
+    // Which framing fields are there, noted on the way: looking each up
+    // afterwards, in the usual case where most are absent, cost as much as
+    // building the map.
+    let mut present = Present::default();
     for &(n, nl, v, vl) in &fields[..count] {
         let name =
             HeaderName::from_bytes(&head[n as usize..(n + nl) as usize]).map_err(|_| Malformed("bad header name"))?;
         let value = HeaderValue::from_maybe_shared(head.slice(v as usize..(v + vl) as usize))
             .map_err(|_| Malformed("bad header value"))?;
+        if name == header::CONTENT_LENGTH {
+            present.length = true;
+        } else if name == header::TRANSFER_ENCODING {
+            present.coding = true;
+        } else if name == header::CONNECTION {
+            present.connection = true;
+        }
         headers.append(name, value);
     }
-    let (framing, framing_allows_reuse) = response_framing(status, &headers, request_method)?;
-    let keep_alive = framing_allows_reuse && !http10 && !has_token(&headers, header::CONNECTION, "close");
+    let (framing, framing_allows_reuse) = response_framing(status, &headers, present, request_method)?;
+    let keep_alive =
+        framing_allows_reuse && !http10 && !(present.connection && has_token(&headers, header::CONNECTION, "close"));
     Ok(Some(ResponseHead {
         status,
         headers,
@@ -222,7 +234,20 @@ pub(crate) fn parse_response_head(
 
 /// RFC 9112 6.3, in order. The flag says whether the framing leaves the
 /// connection usable afterwards.
-fn response_framing(status: StatusCode, headers: &HeaderMap, method: &Method) -> Result<(Incoming, bool), Malformed> {
+/// Which of the fields that frame a response it carries.
+#[derive(Clone, Copy, Default)]
+struct Present {
+    length: bool,
+    coding: bool,
+    connection: bool,
+}
+
+fn response_framing(
+    status: StatusCode,
+    headers: &HeaderMap,
+    present: Present,
+    method: &Method,
+) -> Result<(Incoming, bool), Malformed> {
     if *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -230,7 +255,7 @@ fn response_framing(status: StatusCode, headers: &HeaderMap, method: &Method) ->
     {
         return Ok((Incoming::Empty, true));
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
+    if present.coding {
         // Chunked must be the final coding; anything else runs to the close.
         let last = headers
             .get_all(header::TRANSFER_ENCODING)
@@ -241,7 +266,7 @@ fn response_framing(status: StatusCode, headers: &HeaderMap, method: &Method) ->
         let chunked = last.is_some_and(|t| t.eq_ignore_ascii_case("chunked"));
         // A length alongside a coding is a smuggling pattern: honour the
         // coding and never reuse the connection.
-        let reusable = chunked && !headers.contains_key(header::CONTENT_LENGTH);
+        let reusable = chunked && !present.length;
         return Ok((
             if chunked {
                 Incoming::Chunked
@@ -250,6 +275,9 @@ fn response_framing(status: StatusCode, headers: &HeaderMap, method: &Method) ->
             },
             reusable,
         ));
+    }
+    if !present.length {
+        return Ok((Incoming::UntilClose, false));
     }
     let mut length: Option<u64> = None;
     for v in headers.get_all(header::CONTENT_LENGTH) {
