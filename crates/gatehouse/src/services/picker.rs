@@ -5,21 +5,75 @@
 //!
 //! The proxy names a member by its index in the pool of the plan a request
 //! runs on; the runtime may already serve a newer plan, so members are
-//! matched by name (`host:port`), not by index.
+//! matched by name (`host:port`), not by index. The matching is worked out
+//! once per pair of plans ([`Translation`]), not per request: formatting
+//! names and hashing them on every pick cost a sixth of a request.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use gatehouse_model::topology::Pool as ModelPool;
 use gatehouse_proxy::{AffinityHint, MemberPicker, PickRequest};
 use gatehouse_runtime::pool::client_hash;
-use gatehouse_runtime::{member_name, MemberGuard, PickContext, Runtime};
+use gatehouse_runtime::{member_name, MemberGuard, PickContext, Pool as RuntimePool, Runtime};
+use rustc_hash::FxHashMap as HashMap;
 
-/// A member, as the runtime names it: (pool, `host:port`).
-type Key = (String, String);
+/// A member, as the runtime names it: (pool, `host:port`). Shared strings,
+/// so that making a key allocates nothing. The maps keyed by it hash with
+/// FxHash: their keys come from the configuration, never from a client.
+type Key = (Arc<str>, Arc<str>);
+
+/// How one pool of a proxy plan maps onto the runtime's current pool.
+struct Translation {
+    /// The runtime pool it was worked out against.
+    runtime: Arc<RuntimePool>,
+    /// The proxy pool's members it was worked out for, to recognise that
+    /// pool again without formatting names.
+    members: Vec<(String, Option<u16>)>,
+    pool: Arc<str>,
+    /// Per proxy member: its name, and its index in `runtime`.
+    names: Vec<Arc<str>>,
+    to_runtime: Vec<Option<usize>>,
+}
+
+impl Translation {
+    fn new(pool: &ModelPool, runtime: &Arc<RuntimePool>) -> Translation {
+        let names: Vec<Arc<str>> = pool
+            .members
+            .iter()
+            .map(|m| Arc::from(member_name(&m.host.value, m.port.as_ref().map(|p| p.value))))
+            .collect();
+        Translation {
+            runtime: runtime.clone(),
+            members: pool
+                .members
+                .iter()
+                .map(|m| (m.host.value.clone(), m.port.as_ref().map(|p| p.value)))
+                .collect(),
+            pool: Arc::from(pool.name.value.as_str()),
+            to_runtime: names.iter().map(|n| runtime.index_of(n)).collect(),
+            names,
+        }
+    }
+
+    fn serves(&self, pool: &ModelPool, runtime: &Arc<RuntimePool>) -> bool {
+        Arc::ptr_eq(&self.runtime, runtime)
+            && self.members.len() == pool.members.len()
+            && self
+                .members
+                .iter()
+                .zip(&pool.members)
+                .all(|((host, port), m)| *host == m.host.value && *port == m.port.as_ref().map(|p| p.value))
+    }
+
+    fn key(&self, member: usize) -> Option<Key> {
+        Some((self.pool.clone(), self.names.get(member)?.clone()))
+    }
+}
 
 pub struct RuntimePicker {
     l4: Arc<Runtime>,
+    /// By pool name.
+    translations: RwLock<HashMap<String, Arc<Translation>>>,
     /// Guards of members picked whose connect has not been reported yet.
     picked: Mutex<HashMap<Key, Vec<MemberGuard>>>,
     /// Guards of exchanges in progress; each counts one open connection.
@@ -30,27 +84,34 @@ impl RuntimePicker {
     pub fn new(l4: Arc<Runtime>) -> RuntimePicker {
         RuntimePicker {
             l4,
+            translations: RwLock::default(),
             picked: Mutex::default(),
             open: Mutex::default(),
         }
     }
 
-    fn key(pool: &ModelPool, member: usize) -> Option<Key> {
-        let m = pool.members.get(member)?;
-        Some((
-            pool.name.value.clone(),
-            member_name(&m.host.value, m.port.as_ref().map(|p| p.value)),
-        ))
+    /// The translation of `pool` onto the runtime's current pool of that
+    /// name, worked out again only when either side changed.
+    fn translation(&self, pool: &ModelPool) -> Option<Arc<Translation>> {
+        let pools = self.l4.pools();
+        let runtime = pools.get(&pool.name.value)?;
+        let known = self.translations.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = known.get(&pool.name.value).filter(|t| t.serves(pool, runtime)) {
+            return Some(t.clone());
+        }
+        drop(known);
+        let fresh = Arc::new(Translation::new(pool, runtime));
+        self.translations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(pool.name.value.clone(), fresh.clone());
+        Some(fresh)
     }
 
     fn take(map: &Mutex<HashMap<Key, Vec<MemberGuard>>>, key: &Key) -> Option<MemberGuard> {
-        let mut map = map.lock().unwrap_or_else(PoisonError::into_inner);
-        let guards = map.get_mut(key)?;
-        let guard = guards.pop();
-        if guards.is_empty() {
-            map.remove(key);
-        }
-        guard
+        // Emptied lists stay: one per member ever used, and no allocation
+        // for the next guard.
+        map.lock().unwrap_or_else(PoisonError::into_inner).get_mut(key)?.pop()
     }
 
     fn put(map: &Mutex<HashMap<Key, Vec<MemberGuard>>>, key: Key, guard: MemberGuard) {
@@ -64,10 +125,8 @@ impl RuntimePicker {
 
 impl MemberPicker for RuntimePicker {
     fn pick(&self, req: &PickRequest<'_>) -> Option<usize> {
-        let pools = self.l4.pools();
-        let pool = pools.get(&req.pool.name.value)?;
-        // Translate the proxy's indices (its plan) to the runtime's (its plan).
-        let to_runtime = |i: usize| Self::key(req.pool, i).and_then(|(_, name)| pool.index_of(&name));
+        let t = self.translation(req.pool)?;
+        let to_runtime = |i: usize| t.to_runtime.get(i).copied().flatten();
         let exclude: Vec<usize> = req.exclude.iter().filter_map(|&i| to_runtime(i)).collect();
         let ctx = PickContext {
             client: req.client,
@@ -78,27 +137,21 @@ impl MemberPicker for RuntimePicker {
             affinity: (req.affinity == AffinityHint::SourceIp).then(|| client_hash(req.client)),
             exclude: &exclude,
         };
-        let guard = pool.pick(&ctx)?;
-        let name = guard.member().key().member.clone();
-        let index = req
-            .pool
-            .members
-            .iter()
-            .position(|m| member_name(&m.host.value, m.port.as_ref().map(|p| p.value)) == name)?;
-        Self::put(&self.picked, (req.pool.name.value.clone(), name), guard);
+        let guard = t.runtime.pick(&ctx)?;
+        let index = t.to_runtime.iter().position(|&r| r == Some(guard.index()))?;
+        Self::put(&self.picked, t.key(index)?, guard);
         Some(index)
     }
 
     fn connected(&self, pool: &ModelPool, member: usize) {
-        let Some(key) = Self::key(pool, member) else { return };
+        let Some(t) = self.translation(pool) else { return };
+        let Some(key) = t.key(member) else { return };
         let guard = match Self::take(&self.picked, &key) {
             Some(g) => g,
             // No pick before it: an NTLM-pinned connection carrying another
             // request. It still counts as a connection on its member.
             None => {
-                let pools = self.l4.pools();
-                let Some(runtime_pool) = pools.get(&key.0) else { return };
-                let Some(g) = runtime_pool.index_of(&key.1).and_then(|i| runtime_pool.hold(i)) else {
+                let Some(g) = t.to_runtime[member].and_then(|i| t.runtime.hold(i)) else {
                     return;
                 };
                 g
@@ -109,15 +162,90 @@ impl MemberPicker for RuntimePicker {
     }
 
     fn connect_failed(&self, pool: &ModelPool, member: usize) {
-        let Some(key) = Self::key(pool, member) else { return };
+        let Some(key) = self.translation(pool).and_then(|t| t.key(member)) else {
+            return;
+        };
         if let Some(guard) = Self::take(&self.picked, &key) {
             guard.connect_failed("the reverse proxy could not connect");
         }
     }
 
     fn release(&self, pool: &ModelPool, member: usize) {
-        if let Some(key) = Self::key(pool, member) {
+        if let Some(key) = self.translation(pool).and_then(|t| t.key(member)) {
             drop(Self::take(&self.open, &key));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn plan(algorithm: &str, members: &str) -> Arc<gatehouse_model::Plan> {
+        let text = format!(
+            "[gatehouse]\nname = \"t\"\ndefault_zone = \"lab\"\n[zones.lab]\nprefixes = [\"127.0.0.0/8\"]\n\
+             [services.web]\nproduct = \"generic\"\nclass = \"sharepoint\"\n\
+             [pools.web]\nservice = \"web\"\nalgorithm = \"{algorithm}\"\nmembers = [{members}]\n"
+        );
+        let checked = gatehouse_model::check(&text);
+        Arc::new(checked.plan.unwrap_or_else(|| panic!("{:#?}", checked.diagnostics)))
+    }
+
+    fn pick(picker: &RuntimePicker, pool: &ModelPool) -> usize {
+        let client: IpAddr = "127.0.0.1".parse().unwrap();
+        picker
+            .pick(&PickRequest {
+                pool,
+                client,
+                affinity: AffinityHint::None,
+                exclude: &[],
+            })
+            .expect("a member")
+    }
+
+    /// Picks, and ends the exchange at once (a connect failure would count
+    /// against the member's health).
+    fn pick_and_finish(picker: &RuntimePicker, pool: &ModelPool) -> usize {
+        let m = pick(picker, pool);
+        picker.connected(pool, m);
+        picker.release(pool, m);
+        m
+    }
+
+    #[tokio::test]
+    async fn open_exchanges_count_on_the_runtimes_members_across_a_reload() {
+        let first = plan("least-connections", r#""127.0.0.1:1001", "127.0.0.1:1002""#);
+        let runtime = Arc::new(Runtime::start(first.clone()).unwrap());
+        let picker = RuntimePicker::new(runtime.clone());
+        let pool = first.pool("web").unwrap();
+
+        // One exchange open on whichever member came first: least
+        // connections sends the next ones to the other.
+        let a = pick(&picker, pool);
+        picker.connected(pool, a);
+        let b = 1 - a;
+        assert_eq!(pick_and_finish(&picker, pool), b);
+        assert_eq!(pick_and_finish(&picker, pool), b, "a is still busy");
+
+        // The runtime reloads a plan that lists the members the other way
+        // round, while the proxy's requests still run on the first plan.
+        let second = plan("least-connections", r#""127.0.0.1:1002", "127.0.0.1:1001""#);
+        runtime.reload(second.clone()).unwrap();
+        assert_eq!(
+            pick_and_finish(&picker, pool),
+            b,
+            "names, not indices, cross the reload"
+        );
+        let pool2 = second.pool("web").unwrap();
+        assert_eq!(pick_and_finish(&picker, pool2), 1 - b, "b in the new plan's numbering");
+
+        // A pinned connection's request counts on its member without a
+        // pick: with a released, b is now the busy one.
+        picker.release(pool, a);
+        picker.connected(pool, b);
+        assert_eq!(pick_and_finish(&picker, pool), a);
+        picker.release(pool, b);
+        drop(runtime);
     }
 }
