@@ -13,9 +13,13 @@
 #   - resident memory with 9,900 idle client connections (bench/src/bin/http_idle.rs;
 #     see idle_conns below for why not 10,000).
 #
-# Fairness: each proxy runs with ONE thread/worker pinned to CPU 0 (gatehouse:
-# GATEHOUSE_THREADS=1, one connection worker, its accept loop on the same
-# core; HAProxy: nbthread 1; nginx: worker_processes 1). The
+# gatehouse is measured as users run it: `gatehouse run` on the topology
+# below, so the runtime's pools pick the members as in production.
+#
+# Fairness: each proxy runs with ONE thread/worker serving clients, pinned
+# to CPU 0 with all its threads (gatehouse: `--http-workers 1`, one
+# connection worker with its accept loop; HAProxy: nbthread 1; nginx:
+# worker_processes 1). The
 # backend (bench/src/bin/http_backend.rs, a hyper server answering a static
 # 128-byte page) and the load generators share CPU 1. Logging is off in all
 # three. All three set X-Forwarded-For/-Proto, keep backend connections alive
@@ -46,7 +50,8 @@ fi
 # 10,000 idle connections need more descriptors than the usual soft limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release -q -p gatehouse-bench --bin http_gatehouse --bin http_backend --bin http_idle
+cargo build --release -q -p gatehouse --bin gatehouse
+cargo build --release -q -p gatehouse-bench --bin http_backend --bin http_idle
 bin=$PWD/target/release
 work=$(mktemp -d)
 pids=()
@@ -231,7 +236,7 @@ idle_test() { # name
 # All three run at once (an idle proxy costs nothing); the measurements
 # are interleaved round by round and the median is reported, so that a
 # burst of load from elsewhere on the machine does not land on one proxy.
-taskset -c 0 env GATEHOUSE_THREADS=1 RUST_LOG=warn,rustls=error "$bin/http_gatehouse" "$work/topology.toml" 2>"$work/gatehouse.log" &
+taskset -c 0 "$bin/gatehouse" run --config "$work/topology.toml" --http-workers 1 --log-level warn,rustls=error 2>"$work/gatehouse.log" &
 pid_of[gatehouse]=$!; pids+=($!); port_of[gatehouse]=$gh_port
 taskset -c 0 haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" &
 pid_of[haproxy]=$!; pids+=($!); port_of[haproxy]=$ha_port
