@@ -8,6 +8,9 @@
 #
 # Measures, over TLS 1.3 with an ECDSA P-256 certificate:
 #   - keep-alive HTTPS/1.1 requests per second and p99 latency (wrk, 50 connections);
+#   - p99 latency at a fixed rate of FIXED_RATE (20,000) requests a second for every
+#     proxy (bench/src/bin/http_latency.rs): wrk's p99 is each proxy's at its own
+#     saturation, where the faster one also loads the shared load-generator core harder;
 #   - HTTP/2 requests per second (h2load, 20 connections x 10 streams);
 #   - new TLS connections per second (wrk with `Connection: close`);
 #   - resident memory with 9,900 idle client connections (bench/src/bin/http_idle.rs;
@@ -31,6 +34,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 secs=${SECONDS_PER_RUN:-10}
+# Well below every proxy's saturation on one core, so that all three face
+# the same load and the load generators' core is not the limit.
+fixed_rate=${FIXED_RATE:-20000}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # 9,900 rather than 10,000: the hard limit of 20,000 descriptors here caps
 # HAProxy (two per connection) at maxconn 9990.
@@ -51,7 +57,7 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cargo build --release -q -p gatehouse --bin gatehouse
-cargo build --release -q -p gatehouse-bench --bin http_backend --bin http_idle
+cargo build --release -q -p gatehouse-bench --bin http_backend --bin http_idle --bin http_latency
 bin=$PWD/target/release
 work=$(mktemp -d)
 pids=()
@@ -218,6 +224,9 @@ run_once() { # name
   out=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" -H "Host: $host" -H "Connection: close" "$url")
   samples[$name,cps]+=" $(awk '/Requests\/sec/ {print $2}' <<<"$out")"
   check_wrk "$name new connections" "$out"
+  out=$(taskset -c 1 "$bin/http_latency" "127.0.0.1:${port_of[$name]}" "$host" "$fixed_rate" "$secs")
+  samples[$name,fixed]+=" $(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$out")"
+  grep -q " failed=0 " <<<"$out" || notes+=("$name fixed rate: $out")
 }
 
 # Resident memory before and with many idle TLS connections.
@@ -254,11 +263,11 @@ for round in $(seq "$rounds"); do
 done
 raw=()
 for name in "${proxies[@]}"; do
-  raw+=("- $name: keep-alive req/s${samples[$name,rps]}; p99 µs${samples[$name,p99]}; HTTP/2 req/s${samples[$name,h2]}; new TLS conn/s${samples[$name,cps]}")
+  raw+=("- $name: keep-alive req/s${samples[$name,rps]}; p99 µs${samples[$name,p99]}; HTTP/2 req/s${samples[$name,h2]}; new TLS conn/s${samples[$name,cps]}; p99 µs at $fixed_rate req/s${samples[$name,fixed]}")
   echo "${raw[-1]}" >&2
 done
 for name in "${proxies[@]}"; do
-  for key in rps p99 h2 cps; do result[$name,$key]=$(median "${samples[$name,$key]}"); done
+  for key in rps p99 h2 cps fixed; do result[$name,$key]=$(median "${samples[$name,$key]}"); done
   idle_test "$name"
   echo "$name: RSS ${result[$name,rss0]} KiB -> ${result[$name,rss]} KiB with ${result[$name,idle]} idle connections" >&2
 done
@@ -274,7 +283,8 @@ table=$(cat <<MD
 | measurement | gatehouse | HAProxy | nginx | gatehouse / HAProxy | gatehouse / nginx |
 | --- | --- | --- | --- | --- | --- |
 $(row "keep-alive HTTPS/1.1 req/s (wrk, 50 conns)" rps)
-$(row "keep-alive p99 latency, µs (lower is better)" p99)
+$(row "keep-alive p99 latency at saturation, µs (wrk; lower is better)" p99)
+$(row "p99 latency at $fixed_rate req/s, µs (http_latency, 50 conns; lower is better)" fixed)
 $(row "HTTP/2 req/s (h2load, 20 conns x 10 streams)" h2)
 $(row "new TLS connections/s (wrk, Connection: close)" cps)
 $(row "RSS before idle test, KiB" rss0)
