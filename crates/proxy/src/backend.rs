@@ -28,8 +28,11 @@ use crate::wire::{self, Chunked, Decoded, Incoming, Malformed, Outgoing, Request
 /// Data frames up to this size are copied behind their chunk line so both
 /// leave in one write; larger ones are written from their own buffer.
 const COPY_LIMIT: usize = 4096;
-/// Room made in the read buffer before each read.
+/// The read buffer grows by this much when less than [`MIN_READ_SPACE`] is
+/// left. Not before every read: the frames handed on share the buffer, so
+/// asking for the full size each time allocated a new one per response.
 const READ_SPACE: usize = 16 * 1024;
+const MIN_READ_SPACE: usize = 2048;
 
 /// An open HTTP/1.1 connection to a member.
 pub(crate) struct BackendConn {
@@ -184,7 +187,7 @@ impl BackendConn {
                 Err(m) => return Poll::Ready(Err(Failure::Malformed(m))),
                 Ok(None) => {}
             }
-            self.read.reserve(READ_SPACE);
+            make_room(&mut self.read);
             match ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)) {
                 Ok(0) => {
                     return Poll::Ready(Err(match write_error {
@@ -292,6 +295,12 @@ impl BackendConn {
                 },
             }
         }
+    }
+}
+
+fn make_room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < MIN_READ_SPACE {
+        buf.reserve(READ_SPACE);
     }
 }
 
@@ -428,7 +437,7 @@ impl Body for BackendBody {
                 },
                 Incoming::Length(_) | Incoming::UntilClose => {}
             }
-            conn.read.reserve(READ_SPACE);
+            make_room(&mut conn.read);
             match ready!(poll_read_buf(Pin::new(&mut conn.io), cx, &mut conn.read)) {
                 Ok(0) if this.framing == Incoming::UntilClose => {
                     this.ended = true;

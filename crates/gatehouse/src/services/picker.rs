@@ -56,8 +56,12 @@ impl Translation {
     }
 
     fn serves(&self, pool: &ModelPool, runtime: &Arc<RuntimePool>) -> bool {
-        Arc::ptr_eq(&self.runtime, runtime)
-            && self.members.len() == pool.members.len()
+        Arc::ptr_eq(&self.runtime, runtime) && self.lists(pool)
+    }
+
+    /// Whether it was made for a pool with these members, in this order.
+    fn lists(&self, pool: &ModelPool) -> bool {
+        self.members.len() == pool.members.len()
             && self
                 .members
                 .iter()
@@ -108,6 +112,18 @@ impl RuntimePicker {
         Some(fresh)
     }
 
+    /// A member's key. Guards are found by name, so this needs the last
+    /// translation of the pool only, whichever runtime plan it was made
+    /// against: no look at the runtime's current pools.
+    fn key(&self, pool: &ModelPool, member: usize) -> Option<Key> {
+        let known = self.translations.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = known.get(&pool.name.value).filter(|t| t.lists(pool)) {
+            return t.key(member);
+        }
+        drop(known);
+        self.translation(pool)?.key(member)
+    }
+
     fn take(map: &Mutex<HashMap<Key, Vec<MemberGuard>>>, key: &Key) -> Option<MemberGuard> {
         // Emptied lists stay: one per member ever used, and no allocation
         // for the next guard.
@@ -144,13 +160,13 @@ impl MemberPicker for RuntimePicker {
     }
 
     fn connected(&self, pool: &ModelPool, member: usize) {
-        let Some(t) = self.translation(pool) else { return };
-        let Some(key) = t.key(member) else { return };
+        let Some(key) = self.key(pool, member) else { return };
         let guard = match Self::take(&self.picked, &key) {
             Some(g) => g,
             // No pick before it: an NTLM-pinned connection carrying another
             // request. It still counts as a connection on its member.
             None => {
+                let Some(t) = self.translation(pool) else { return };
                 let Some(g) = t.to_runtime[member].and_then(|i| t.runtime.hold(i)) else {
                     return;
                 };
@@ -162,16 +178,14 @@ impl MemberPicker for RuntimePicker {
     }
 
     fn connect_failed(&self, pool: &ModelPool, member: usize) {
-        let Some(key) = self.translation(pool).and_then(|t| t.key(member)) else {
-            return;
-        };
+        let Some(key) = self.key(pool, member) else { return };
         if let Some(guard) = Self::take(&self.picked, &key) {
             guard.connect_failed("the reverse proxy could not connect");
         }
     }
 
     fn release(&self, pool: &ModelPool, member: usize) {
-        if let Some(key) = self.translation(pool).and_then(|t| t.key(member)) {
+        if let Some(key) = self.key(pool, member) {
             drop(Self::take(&self.open, &key));
         }
     }
