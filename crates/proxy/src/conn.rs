@@ -203,9 +203,9 @@ where
     drop(ctx);
 }
 
-/// Runs a hyper connection, starting a graceful shutdown when asked and
+/// Runs a client connection, starting a graceful shutdown when asked and
 /// dropping it when the shutdown deadline passes.
-async fn drive<C, E>(shared: &Shared, conn: C, graceful: impl Fn(std::pin::Pin<&mut C>))
+pub(crate) async fn drive<C, E>(shared: &Shared, conn: C, graceful: impl Fn(std::pin::Pin<&mut C>))
 where
     C: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,

@@ -67,32 +67,29 @@ where
         },
         _ = stop.wait_for(|level| *level >= 1) => return,
     };
-    let mut streams = FuturesUnordered::new();
-    let mut pings = Pings::new(conn.ping_pong());
-    let mut asked = false;
-    loop {
-        let level = *stop.borrow_and_update();
-        if level >= 2 {
-            return;
-        }
-        if level == 1 && !asked {
-            asked = true;
-            conn.graceful_shutdown();
-        }
-        let driving = poll_fn(|cx| drive(&ctx, &mut conn, &mut streams, &mut pings, cx));
-        tokio::select! {
-            ended = driving => {
-                if let Err(e) = ended {
-                    tracing::debug!("client connection ended: {e}");
-                }
-                return;
-            }
-            changed = stop.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-            }
-        }
+    let served = Served {
+        pings: Pings::new(conn.ping_pong()),
+        conn,
+        streams: FuturesUnordered::new(),
+        ctx: ctx.clone(),
+    };
+    crate::conn::drive(&ctx.shared, served, |s| s.get_mut().conn.graceful_shutdown()).await;
+}
+
+/// A connection and its streams, as one future for [`crate::conn::drive`].
+struct Served<IO> {
+    ctx: Arc<ConnCtx>,
+    conn: Connection<IO, Bytes>,
+    streams: FuturesUnordered<StreamFuture>,
+    pings: Pings,
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> Future for Served<IO> {
+    type Output = Result<(), h2::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        drive(&this.ctx, &mut this.conn, &mut this.streams, &mut this.pings, cx)
     }
 }
 
