@@ -44,6 +44,9 @@ pub(crate) struct BackendConn {
     written: usize,
     /// Whether any byte of the current request reached the socket.
     sent_any: bool,
+    /// Why writing the current request failed after some of it went out;
+    /// kept across polls, to explain a close that follows.
+    write_failed: Option<io::Error>,
 }
 
 /// Why an exchange failed.
@@ -123,6 +126,7 @@ impl BackendConn {
             out: Vec::new(),
             written: 0,
             sent_any: false,
+            write_failed: None,
         }
     }
 
@@ -146,6 +150,7 @@ impl BackendConn {
         self.out.clear();
         self.written = 0;
         self.sent_any = false;
+        self.write_failed = None;
         let empty = upload.body.as_ref().is_none_or(|b| b.is_end_stream());
         upload.framing = wire::encode_request_head(&mut self.out, head, empty);
         if upload.framing == Outgoing::Empty {
@@ -160,7 +165,6 @@ impl BackendConn {
         upload: &mut Upload,
         cx: &mut Context<'_>,
     ) -> Poll<Result<ResponseHead, Failure>> {
-        let mut write_error = None;
         loop {
             if !upload.done && !upload.abandoned {
                 match self.poll_upload(upload, cx) {
@@ -173,7 +177,7 @@ impl BackendConn {
                     // reading (a 413 to an upload): look for the answer.
                     Poll::Ready(Err(UploadError::Write(e))) => {
                         upload.abandoned = true;
-                        write_error = Some(e);
+                        self.write_failed = Some(e);
                     }
                 }
             }
@@ -190,7 +194,7 @@ impl BackendConn {
             make_room(&mut self.read);
             match ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)) {
                 Ok(0) => {
-                    return Poll::Ready(Err(match write_error {
+                    return Poll::Ready(Err(match self.write_failed.take() {
                         Some(e) => Failure::Io(e),
                         None => Failure::Closed,
                     }))
