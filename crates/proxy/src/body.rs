@@ -33,9 +33,11 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
-    pub fn new() -> Arc<Activity> {
+    /// Counts from `start`, the last time anything moved (the caller read
+    /// the clock already; each read is a measurable part of a request).
+    pub fn new(start: Instant) -> Arc<Activity> {
         Arc::new(Activity {
-            base: Instant::now(),
+            base: start,
             last_ms: AtomicU64::new(0),
         })
     }

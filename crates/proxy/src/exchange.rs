@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::BackendConn;
 use crate::conn::{ConnCtx, Pinned};
-use crate::state::PlanState;
+use crate::picker::Hold;
 use crate::upstream::Target;
 use crate::Shared;
 
@@ -98,13 +98,12 @@ pub(crate) enum AfterUse {
 /// What must happen when an exchange ends; see the module docs.
 pub(crate) struct Exchange {
     pub shared: Arc<Shared>,
-    pub plan: Arc<PlanState>,
     pub record: AccessRecord,
     pub started: Instant,
     pub bytes_in: Arc<AtomicU64>,
     pub bytes_out: Arc<AtomicU64>,
-    /// `(pool, member)` to release in the picker.
-    pub member: Option<(Arc<str>, usize)>,
+    /// The picker's hold on the member, released when the exchange ends.
+    pub hold: Option<Box<dyn Hold>>,
     /// Where the backend connection goes after a clean completion.
     pub after: AfterUse,
     /// The backend connection, once the response ended and it may be reused.
@@ -115,24 +114,21 @@ pub(crate) struct Exchange {
 
 impl Drop for Exchange {
     fn drop(&mut self) {
+        let now = Instant::now();
         if let (true, Some(conn)) = (self.completed, self.conn.take()) {
             match std::mem::replace(&mut self.after, AfterUse::Close) {
-                AfterUse::Pool(target) => self.shared.upstreams.put(target, conn),
+                AfterUse::Pool(target) => self.shared.upstreams.put(target, conn, now),
                 AfterUse::Pin { ctx, target, member } => {
                     *ctx.pinned.lock().unwrap_or_else(|e| e.into_inner()) = Some(Pinned { target, member, conn });
                 }
                 AfterUse::Close => {}
             }
         }
-        if let Some((pool, member)) = self.member.take() {
-            if let Some(p) = self.plan.plan.pool(&pool) {
-                self.shared.picker.release(p, member);
-            }
-        }
+        drop(self.hold.take());
         let r = &mut self.record;
         r.bytes_in = self.bytes_in.load(Ordering::Relaxed);
         r.bytes_out = self.bytes_out.load(Ordering::Relaxed);
-        r.duration = self.started.elapsed();
+        r.duration = now.saturating_duration_since(self.started);
         if !self.completed && r.outcome.is_none() {
             r.outcome = Some(self.outcome.unwrap_or("client went away"));
         }

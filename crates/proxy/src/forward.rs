@@ -38,7 +38,7 @@ use crate::exchange::{AccessRecord, AfterUse, Exchange};
 use crate::headers::{is_connection_auth, strip_client_supplied, strip_hop_by_hop, ForwardedFor, Rendered};
 use crate::pages;
 use crate::phases::page;
-use crate::picker::{AffinityHint, PickRequest};
+use crate::picker::{AffinityHint, Hold, PickRequest, Picked};
 use crate::routing::CompiledRoute;
 use crate::upstream::Target;
 use crate::wire::RequestHead;
@@ -75,8 +75,6 @@ pub(crate) async fn forward(
     let lang = pages::negotiate(req.headers());
     let mut pending = Unanswered {
         shared: shared.clone(),
-        plan: state.clone(),
-        pool: route.pool.clone(),
         started,
         record: Some(ctx.record(&client, req.method(), host.clone(), route.name.clone(), 0)),
         holding: None,
@@ -135,7 +133,7 @@ pub(crate) async fn forward(
         headers: &parts.headers,
         forwarding: Some(&forwarding),
     };
-    let activity = Activity::new();
+    let activity = Activity::new(started);
     let body_timeout = state.config.client_body_timeout.unwrap_or(route.idle_timeout);
     let body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
     let body = RequestBody::new(body, activity.clone(), body_timeout);
@@ -168,10 +166,10 @@ pub(crate) async fn forward(
         // Pick: the pinned member if this connection has one in this pool,
         // else whatever the picker says.
         let pinned = take_pinned(&ctx, &route.pool, target_of);
-        let (member, via, conn) = match pinned {
-            Some(p) => (p.member, Via::Pinned, Some(p.conn)),
+        let (member, via, conn, mut hold) = match pinned {
+            Some(p) => (p.member, Via::Pinned, Some(p.conn), shared.picker.hold(pool, p.member)),
             None => {
-                let Some(i) = shared.picker.pick(&PickRequest {
+                let Some(Picked { member: i, hold }) = shared.picker.pick(&PickRequest {
                     pool,
                     client: client.addr,
                     affinity: hint,
@@ -187,11 +185,11 @@ pub(crate) async fn forward(
                 let pooled = if wants_pin {
                     None
                 } else {
-                    shared.upstreams.take(&target_of(i))
+                    shared.upstreams.take(&target_of(i), started)
                 };
                 match pooled {
-                    Some(c) => (i, Via::Pooled, Some(c)),
-                    None => (i, Via::New, None),
+                    Some(c) => (i, Via::Pooled, Some(c), Some(hold)),
+                    None => (i, Via::New, None, Some(hold)),
                 }
             }
         };
@@ -211,7 +209,9 @@ pub(crate) async fn forward(
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(route = %route.name, member = %pending.rec().member, "{e}");
-                        shared.picker.connect_failed(pool, member);
+                        if let Some(h) = hold.as_mut() {
+                            h.connect_failed();
+                        }
                         tried.push(member);
                         attempts += 1;
                         if attempts > retries {
@@ -226,8 +226,10 @@ pub(crate) async fn forward(
                 }
             }
         };
-        shared.picker.connected(pool, member);
-        pending.holding = Some(member);
+        if let Some(h) = hold.as_mut() {
+            h.connected();
+        }
+        pending.holding = hold;
         let sent = conn.send(&head, &mut upload);
         let head = match wait(sent, &activity, route.idle_timeout, total_deadline).await {
             Ok(Ok(head)) => head,
@@ -320,7 +322,7 @@ pub(crate) async fn forward(
             );
         }
         // From here the exchange logs the request and releases the member.
-        pending.holding = None;
+        let hold = pending.holding.take();
         let Some(mut record) = pending.record.take() else {
             unreachable!("the record is logged only on return");
         };
@@ -331,12 +333,11 @@ pub(crate) async fn forward(
         }
         let exchange = Exchange {
             shared: shared.clone(),
-            plan: state.clone(),
             record,
             started,
             bytes_in,
             bytes_out: Default::default(),
-            member: Some((route.pool.clone(), member)),
+            hold,
             after,
             conn: None,
             completed: false,
@@ -367,13 +368,11 @@ pub(crate) async fn forward(
 /// (logged with status 499, as nginx does).
 struct Unanswered {
     shared: Arc<crate::Shared>,
-    plan: Arc<crate::state::PlanState>,
-    pool: Arc<str>,
     started: Instant,
     /// Until logged here or handed to the exchange.
     record: Option<AccessRecord>,
-    /// The member counted as busy in the picker.
-    holding: Option<usize>,
+    /// The picker's hold on the member whose connection is in use.
+    holding: Option<Box<dyn Hold>>,
 }
 
 impl Unanswered {
@@ -382,9 +381,7 @@ impl Unanswered {
     }
 
     fn release(&mut self) {
-        if let (Some(member), Some(pool)) = (self.holding.take(), self.plan.plan.pool(&self.pool)) {
-            self.shared.picker.release(pool, member);
-        }
+        drop(self.holding.take());
     }
 
     /// Answers with gatehouse's own page, and logs why.

@@ -63,7 +63,7 @@ mod workers;
 
 pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};
 pub use exchange::{AccessLog, AccessRecord, TracingAccessLog};
-pub use picker::{AffinityHint, EjectionPolicy, MemberPicker, PickRequest, RoundRobinPicker};
+pub use picker::{AffinityHint, EjectionPolicy, Hold, MemberPicker, PickRequest, Picked, RoundRobinPicker};
 pub use warnings::{certificate_warnings, certificate_warnings_at, CertificateWarning, EXPIRY_WARNING};
 
 use state::PlanState;

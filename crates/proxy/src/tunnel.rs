@@ -25,7 +25,7 @@ pub(crate) async fn run(shared: Arc<Shared>, client: OnUpgrade, backend: Backend
         tracing::debug!("client upgrade failed");
         return;
     };
-    let activity = Activity::new();
+    let activity = Activity::new(Instant::now());
     let mut a = Touching {
         inner: TokioIo::new(client),
         activity: activity.clone(),

@@ -86,11 +86,11 @@ impl Upstreams {
         self.idle[slot].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A pooled connection that still looks open, newest first.
-    pub fn take(&self, target: &Target) -> Option<BackendConn> {
+    /// A pooled connection that still looks open, newest first. `now` is
+    /// the caller's recent reading of the clock.
+    pub fn take(&self, target: &Target, now: Instant) -> Option<BackendConn> {
         let mut idle = self.mine();
         let list = idle.get_mut(target)?;
-        let now = Instant::now();
         while let Some((mut conn, since)) = list.pop_back() {
             if now.duration_since(since) < self.keep && conn.probably_open() {
                 return Some(conn);
@@ -99,12 +99,10 @@ impl Upstreams {
         None
     }
 
-    /// Returns a connection after a cleanly completed exchange.
-    pub fn put(&self, target: Target, conn: BackendConn) {
+    /// Returns a connection after a cleanly completed exchange, at `now`.
+    pub fn put(&self, target: Target, conn: BackendConn, now: Instant) {
         let mut idle = self.mine();
         let list = idle.entry(target).or_default();
-        // One clock read per park: this runs once per request.
-        let now = Instant::now();
         while list.front().is_some_and(|(_, t)| now.duration_since(*t) >= self.keep) {
             list.pop_front();
         }

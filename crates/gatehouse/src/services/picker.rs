@@ -7,20 +7,17 @@
 //! runs on; the runtime may already serve a newer plan, so members are
 //! matched by name (`host:port`), not by index. The matching is worked out
 //! once per pair of plans ([`Translation`]), not per request: formatting
-//! names and hashing them on every pick cost a sixth of a request.
+//! names and hashing them on every pick cost a sixth of a request. The
+//! runtime's [`MemberGuard`] is the proxy's [`Hold`]: it travels with the
+//! request, and dropping it ends the connection's count.
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use gatehouse_model::topology::Pool as ModelPool;
-use gatehouse_proxy::{AffinityHint, MemberPicker, PickRequest};
+use gatehouse_proxy::{AffinityHint, Hold, MemberPicker, PickRequest, Picked};
 use gatehouse_runtime::pool::client_hash;
 use gatehouse_runtime::{member_name, MemberGuard, PickContext, Pool as RuntimePool, Runtime};
 use rustc_hash::FxHashMap as HashMap;
-
-/// A member, as the runtime names it: (pool, `host:port`). Shared strings,
-/// so that making a key allocates nothing. The maps keyed by it hash with
-/// FxHash: their keys come from the configuration, never from a client.
-type Key = (Arc<str>, Arc<str>);
 
 /// How one pool of a proxy plan maps onto the runtime's current pool.
 struct Translation {
@@ -29,19 +26,12 @@ struct Translation {
     /// The proxy pool's members it was worked out for, to recognise that
     /// pool again without formatting names.
     members: Vec<(String, Option<u16>)>,
-    pool: Arc<str>,
-    /// Per proxy member: its name, and its index in `runtime`.
-    names: Vec<Arc<str>>,
+    /// Per proxy member: its index in `runtime`.
     to_runtime: Vec<Option<usize>>,
 }
 
 impl Translation {
     fn new(pool: &ModelPool, runtime: &Arc<RuntimePool>) -> Translation {
-        let names: Vec<Arc<str>> = pool
-            .members
-            .iter()
-            .map(|m| Arc::from(member_name(&m.host.value, m.port.as_ref().map(|p| p.value))))
-            .collect();
         Translation {
             runtime: runtime.clone(),
             members: pool
@@ -49,9 +39,11 @@ impl Translation {
                 .iter()
                 .map(|m| (m.host.value.clone(), m.port.as_ref().map(|p| p.value)))
                 .collect(),
-            pool: Arc::from(pool.name.value.as_str()),
-            to_runtime: names.iter().map(|n| runtime.index_of(n)).collect(),
-            names,
+            to_runtime: pool
+                .members
+                .iter()
+                .map(|m| runtime.index_of(&member_name(&m.host.value, m.port.as_ref().map(|p| p.value))))
+                .collect(),
         }
     }
 
@@ -68,20 +60,26 @@ impl Translation {
                 .zip(&pool.members)
                 .all(|((host, port), m)| *host == m.host.value && *port == m.port.as_ref().map(|p| p.value))
     }
+}
 
-    fn key(&self, member: usize) -> Option<Key> {
-        Some((self.pool.clone(), self.names.get(member)?.clone()))
+/// A runtime member held by one exchange.
+struct RuntimeHold(MemberGuard);
+
+impl Hold for RuntimeHold {
+    fn connected(&mut self) {
+        self.0.connect_succeeded();
+    }
+
+    fn connect_failed(&mut self) {
+        self.0.connect_failed("the reverse proxy could not connect");
     }
 }
 
 pub struct RuntimePicker {
     l4: Arc<Runtime>,
-    /// By pool name.
+    /// By pool name. FxHash: the keys come from the configuration, never
+    /// from a client.
     translations: RwLock<HashMap<String, Arc<Translation>>>,
-    /// Guards of members picked whose connect has not been reported yet.
-    picked: Mutex<HashMap<Key, Vec<MemberGuard>>>,
-    /// Guards of exchanges in progress; each counts one open connection.
-    open: Mutex<HashMap<Key, Vec<MemberGuard>>>,
 }
 
 impl RuntimePicker {
@@ -89,8 +87,6 @@ impl RuntimePicker {
         RuntimePicker {
             l4,
             translations: RwLock::default(),
-            picked: Mutex::default(),
-            open: Mutex::default(),
         }
     }
 
@@ -111,36 +107,10 @@ impl RuntimePicker {
             .insert(pool.name.value.clone(), fresh.clone());
         Some(fresh)
     }
-
-    /// A member's key. Guards are found by name, so this needs the last
-    /// translation of the pool only, whichever runtime plan it was made
-    /// against: no look at the runtime's current pools.
-    fn key(&self, pool: &ModelPool, member: usize) -> Option<Key> {
-        let known = self.translations.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(t) = known.get(&pool.name.value).filter(|t| t.lists(pool)) {
-            return t.key(member);
-        }
-        drop(known);
-        self.translation(pool)?.key(member)
-    }
-
-    fn take(map: &Mutex<HashMap<Key, Vec<MemberGuard>>>, key: &Key) -> Option<MemberGuard> {
-        // Emptied lists stay: one per member ever used, and no allocation
-        // for the next guard.
-        map.lock().unwrap_or_else(PoisonError::into_inner).get_mut(key)?.pop()
-    }
-
-    fn put(map: &Mutex<HashMap<Key, Vec<MemberGuard>>>, key: Key, guard: MemberGuard) {
-        map.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .push(guard);
-    }
 }
 
 impl MemberPicker for RuntimePicker {
-    fn pick(&self, req: &PickRequest<'_>) -> Option<usize> {
+    fn pick(&self, req: &PickRequest<'_>) -> Option<Picked> {
         let t = self.translation(req.pool)?;
         let to_runtime = |i: usize| t.to_runtime.get(i).copied().flatten();
         let exclude: Vec<usize> = req.exclude.iter().filter_map(|&i| to_runtime(i)).collect();
@@ -154,40 +124,22 @@ impl MemberPicker for RuntimePicker {
             exclude: &exclude,
         };
         let guard = t.runtime.pick(&ctx)?;
-        let index = t.to_runtime.iter().position(|&r| r == Some(guard.index()))?;
-        Self::put(&self.picked, t.key(index)?, guard);
-        Some(index)
+        let member = t.to_runtime.iter().position(|&r| r == Some(guard.index()))?;
+        Some(Picked {
+            member,
+            hold: Box::new(RuntimeHold(guard)),
+        })
     }
 
-    fn connected(&self, pool: &ModelPool, member: usize) {
-        let Some(key) = self.key(pool, member) else { return };
-        let guard = match Self::take(&self.picked, &key) {
-            Some(g) => g,
-            // No pick before it: an NTLM-pinned connection carrying another
-            // request. It still counts as a connection on its member.
-            None => {
-                let Some(t) = self.translation(pool) else { return };
-                let Some(g) = t.to_runtime[member].and_then(|i| t.runtime.hold(i)) else {
-                    return;
-                };
-                g
-            }
-        };
-        guard.connect_succeeded();
-        Self::put(&self.open, key, guard);
-    }
-
-    fn connect_failed(&self, pool: &ModelPool, member: usize) {
-        let Some(key) = self.key(pool, member) else { return };
-        if let Some(guard) = Self::take(&self.picked, &key) {
-            guard.connect_failed("the reverse proxy could not connect");
-        }
-    }
-
-    fn release(&self, pool: &ModelPool, member: usize) {
-        if let Some(key) = self.key(pool, member) {
-            drop(Self::take(&self.open, &key));
-        }
+    fn hold(&self, pool: &ModelPool, member: usize) -> Option<Box<dyn Hold>> {
+        let t = self.translation(pool)?;
+        let guard = t
+            .to_runtime
+            .get(member)
+            .copied()
+            .flatten()
+            .and_then(|i| t.runtime.hold(i))?;
+        Some(Box::new(RuntimeHold(guard)))
     }
 }
 
@@ -206,7 +158,7 @@ mod tests {
         Arc::new(checked.plan.unwrap_or_else(|| panic!("{:#?}", checked.diagnostics)))
     }
 
-    fn pick(picker: &RuntimePicker, pool: &ModelPool) -> usize {
+    fn pick(picker: &RuntimePicker, pool: &ModelPool) -> Picked {
         let client: IpAddr = "127.0.0.1".parse().unwrap();
         picker
             .pick(&PickRequest {
@@ -221,10 +173,9 @@ mod tests {
     /// Picks, and ends the exchange at once (a connect failure would count
     /// against the member's health).
     fn pick_and_finish(picker: &RuntimePicker, pool: &ModelPool) -> usize {
-        let m = pick(picker, pool);
-        picker.connected(pool, m);
-        picker.release(pool, m);
-        m
+        let mut picked = pick(picker, pool);
+        picked.hold.connected();
+        picked.member
     }
 
     #[tokio::test]
@@ -236,8 +187,9 @@ mod tests {
 
         // One exchange open on whichever member came first: least
         // connections sends the next ones to the other.
-        let a = pick(&picker, pool);
-        picker.connected(pool, a);
+        let mut held_a = pick(&picker, pool);
+        held_a.hold.connected();
+        let a = held_a.member;
         let b = 1 - a;
         assert_eq!(pick_and_finish(&picker, pool), b);
         assert_eq!(pick_and_finish(&picker, pool), b, "a is still busy");
@@ -256,10 +208,12 @@ mod tests {
 
         // A pinned connection's request counts on its member without a
         // pick: with a released, b is now the busy one.
-        picker.release(pool, a);
-        picker.connected(pool, b);
+        drop(held_a);
+        let mut pinned_b = picker.hold(pool, b).expect("b is in the pool");
+        pinned_b.connected();
         assert_eq!(pick_and_finish(&picker, pool), a);
-        picker.release(pool, b);
+        drop(pinned_b);
+        assert!(picker.hold(pool, 2).is_none(), "no third member");
         drop(runtime);
     }
 }
