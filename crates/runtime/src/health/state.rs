@@ -26,6 +26,10 @@ pub(crate) struct MemberState {
     draining: AtomicBool,
     /// `now_nanos()` at which a passive ejection ends; 0 when not ejected.
     ejected_until: AtomicU64,
+    /// Whether `track` holds connect failures or ejections that a successful
+    /// connect would reset: most connects succeed on a member that never
+    /// failed, and need neither the lock nor the clock.
+    failing: AtomicBool,
     /// The member's address: set once for IP literals, by resolution for
     /// host names. `None` until a name resolves: such a member is not picked.
     resolved: RwLock<Option<IpAddr>>,
@@ -53,6 +57,7 @@ impl MemberState {
             checked_up: AtomicBool::new(true),
             draining: AtomicBool::new(false),
             ejected_until: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
             resolved: RwLock::new(literal),
             track: Mutex::new(Track {
                 rises: 0,
@@ -185,6 +190,7 @@ impl MemberState {
         let passive = self.hub.passive;
         let mut t = self.track.lock().unwrap_or_else(PoisonError::into_inner);
         t.connect_failures += 1;
+        self.failing.store(true, Ordering::Relaxed);
         if t.connect_failures < passive.failures.max(1) {
             return;
         }
@@ -212,11 +218,16 @@ impl MemberState {
     }
 
     pub(crate) fn connect_succeeded(&self) {
+        if !self.failing.load(Ordering::Relaxed) {
+            return;
+        }
         let mut t = self.track.lock().unwrap_or_else(PoisonError::into_inner);
         t.connect_failures = 0;
         if !self.is_ejected(now_nanos()) {
             t.ejections = 0;
         }
+        // An ejection still running keeps its count until a success after it.
+        self.failing.store(t.ejections > 0, Ordering::Relaxed);
     }
 
     pub(crate) fn set_draining(self: &Arc<Self>, draining: bool) {
@@ -260,5 +271,76 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{Health, PassiveHealth};
+
+    fn member(failures: u32) -> Arc<MemberState> {
+        let health = Health::new(PassiveHealth {
+            failures,
+            base_ejection: Duration::from_secs(10),
+            max_ejection: Duration::from_secs(300),
+        });
+        let key = MemberKey {
+            pool: "web".into(),
+            member: "10.0.0.1:80".into(),
+        };
+        Arc::new(MemberState::new(key, health.hub.clone(), None))
+    }
+
+    /// How long the running ejection has left, in whole seconds.
+    fn ejected_for(m: &MemberState) -> u64 {
+        let until = m.ejected_until.load(Ordering::Relaxed);
+        Duration::from_nanos(until.saturating_sub(now_nanos()))
+            .as_secs_f64()
+            .round() as u64
+    }
+
+    fn end_ejection(m: &MemberState) {
+        m.ejected_until.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn a_successful_connect_resets_the_failures_and_after_an_ejection_its_back_off() {
+        let m = member(2);
+        m.connect_failed("refused");
+        m.connect_succeeded();
+        m.connect_failed("refused");
+        assert_eq!(m.status(), Status::Up, "the success in between started the count again");
+        m.connect_failed("refused");
+        assert_eq!(m.status(), Status::Down);
+        assert_eq!(ejected_for(&m), 10);
+
+        // A success during the ejection (a connection opened before it)
+        // keeps the back-off: the next ejection is twice as long.
+        m.connect_succeeded();
+        end_ejection(&m);
+        m.connect_failed("refused");
+        m.connect_failed("refused");
+        assert_eq!(ejected_for(&m), 20);
+
+        // A success after it resets the back-off, even when one during it
+        // came first.
+        m.connect_succeeded();
+        end_ejection(&m);
+        m.connect_succeeded();
+        m.connect_failed("refused");
+        m.connect_failed("refused");
+        assert_eq!(ejected_for(&m), 10);
+    }
+
+    #[test]
+    fn connects_that_never_failed_leave_the_member_up() {
+        let m = member(1);
+        for _ in 0..3 {
+            m.connect_succeeded();
+        }
+        assert_eq!(m.status(), Status::Up);
+        m.connect_failed("refused");
+        assert_eq!((m.status(), ejected_for(&m)), (Status::Down, 10));
     }
 }
