@@ -5,9 +5,12 @@
 //! pinned backend connection, if NTLM or Negotiate pinned one; dropping the
 //! connection drops it, which closes it.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use gatehouse_policy::ZoneId;
@@ -238,24 +241,22 @@ where
     }
 }
 
-/// One request, phase by phase (see [`crate::phases`]).
-pub(crate) async fn handle(
-    ctx: Arc<ConnCtx>,
-    req: http::Request<ClientBody>,
-) -> Result<http::Response<ProxyBody>, BoxError> {
+/// One request, phase by phase (see [`crate::phases`]). The phases up to
+/// admit run here and now; only forwarding waits.
+pub(crate) fn handle(ctx: Arc<ConnCtx>, req: http::Request<ClientBody>) -> Handling {
     let started = Instant::now();
     let client = match phases::client(&ctx, &req) {
         Ok(client) => client,
         Err(denied) => {
             let resp = phases::page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
             ctx.log_early(&denied, &req, Arc::from("-"), 403, "client denied", started);
-            return Ok(resp);
+            return Handling::Answered(Some(resp));
         }
     };
     match phases::route(&ctx, &client, &req) {
         Routed::Respond(resp, why) => {
             ctx.log_early(&client, &req, Arc::from("-"), resp.status().as_u16(), why, started);
-            Ok(resp)
+            Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {
             if let Some(resp) = phases::admit(&client, &route, &req) {
@@ -267,13 +268,33 @@ pub(crate) async fn handle(
                     "auth policy deny",
                     started,
                 );
-                return Ok(resp);
+                return Handling::Answered(Some(resp));
             }
-            // Boxed: an HTTP/2 connection keeps one of these per stream, and
-            // forwarding's state is kilobytes. Two statements, or the
-            // unboxed future's room is kept in this one across the await.
-            let forwarding = Box::pin(forward::forward(ctx, client, route, host, req, started));
-            forwarding.await
+            Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))
+        }
+    }
+}
+
+/// A request past its early phases: answered already, or being forwarded.
+/// A plain enum rather than an `async fn`: an HTTP/2 connection keeps one
+/// per stream, and an async function would keep room for the request and
+/// every phase's result across its one wait.
+pub(crate) enum Handling {
+    Answered(Option<http::Response<ProxyBody>>),
+    /// Boxed: forwarding's state is kilobytes.
+    Forwarding(Pin<Box<dyn Future<Output = Result<http::Response<ProxyBody>, BoxError>> + Send>>),
+}
+
+impl Future for Handling {
+    type Output = Result<http::Response<ProxyBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Handling::Answered(resp) => match resp.take() {
+                Some(resp) => Poll::Ready(Ok(resp)),
+                None => Poll::Ready(Err("request polled after its answer".into())),
+            },
+            Handling::Forwarding(forwarding) => forwarding.as_mut().poll(cx),
         }
     }
 }

@@ -110,7 +110,6 @@ pub(crate) async fn forward(
     if route.affinity == Affinity::Cookie {
         strip_cookie(&mut parts.headers, pool);
     }
-    let parts = parts;
     let original_host: Option<&[u8]> = match parts.uri.authority() {
         Some(a) => Some(a.as_str().as_bytes()),
         None => parts.headers.get(header::HOST).map(HeaderValue::as_bytes),
