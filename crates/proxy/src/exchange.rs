@@ -8,11 +8,12 @@
 //! releases the member in the picker, and writes the access record.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backend::BackendConn;
+use crate::body::Activity;
 use crate::conn::{ConnCtx, Pinned};
 use crate::picker::Hold;
 use crate::upstream::Target;
@@ -100,8 +101,8 @@ pub(crate) struct Exchange {
     pub shared: Arc<Shared>,
     pub record: AccessRecord,
     pub started: Instant,
-    pub bytes_in: Arc<AtomicU64>,
-    pub bytes_out: Arc<AtomicU64>,
+    /// Bytes moved each way, counted by the bodies.
+    pub activity: Arc<Activity>,
     /// The picker's hold on the member, released when the exchange ends.
     pub hold: Option<Box<dyn Hold>>,
     /// Where the backend connection goes after a clean completion.
@@ -126,8 +127,8 @@ impl Drop for Exchange {
         }
         drop(self.hold.take());
         let r = &mut self.record;
-        r.bytes_in = self.bytes_in.load(Ordering::Relaxed);
-        r.bytes_out = self.bytes_out.load(Ordering::Relaxed);
+        r.bytes_in = self.activity.bytes_in.load(Ordering::Relaxed);
+        r.bytes_out = self.activity.bytes_out.load(Ordering::Relaxed);
         r.duration = now.saturating_duration_since(self.started);
         if !self.completed && r.outcome.is_none() {
             r.outcome = Some(self.outcome.unwrap_or("client went away"));

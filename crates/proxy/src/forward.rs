@@ -21,6 +21,7 @@
 //!   multiplexed streams, so such a stream is reset with
 //!   `HTTP_1_1_REQUIRED`, as IIS does; browsers and curl retry over HTTP/1.1.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 
 use crate::affinity::strip_cookie;
-use crate::backend::{BackendBody, BackendConn, Failure, Upload};
+use crate::backend::{BackendBody, Failure, Upload};
 use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
 use crate::conn::{ConnCtx, Pinned};
@@ -62,302 +63,317 @@ enum Via {
 }
 
 /// Forwards one routed, admitted request.
-pub(crate) async fn forward(
+///
+/// A plain function that takes the request apart, around an `async` block
+/// that does the rest: an `async fn` keeps room for each argument twice
+/// and for every value it was rebuilt into, and this future is allocated
+/// for every request (it was 2.9 KB).
+pub(crate) fn forward(
     ctx: Arc<ConnCtx>,
     client: Client,
     route: Arc<CompiledRoute>,
     host: Arc<str>,
     mut req: Request<ClientBody>,
     started: Instant,
-) -> Result<Response<ProxyBody>, BoxError> {
-    let shared = ctx.shared.clone();
-    let state = ctx.plan.clone();
+) -> impl Future<Output = Result<Response<ProxyBody>, BoxError>> + Send {
     let lang = pages::negotiate(req.headers());
-    let mut pending = Unanswered {
-        shared: shared.clone(),
-        started,
-        record: Some(ctx.record(&client, req.method(), host.clone(), route.name.clone(), 0)),
-        holding: None,
-    };
-    let (Some(pool), Some(members)) = (state.plan.pool(&route.pool), state.members.get(&*route.pool)) else {
-        return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang);
-    };
     let wants_pin = req
         .headers()
         .get_all(header::AUTHORIZATION)
         .iter()
         .any(is_connection_auth);
-    if wants_pin && ctx.h2 {
-        pending.log(0, "NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
-        return Err(http11_required());
-    }
     let upgrade = !ctx.h2 && req.headers().contains_key(header::UPGRADE);
     let client_upgrade: Option<OnUpgrade> = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let cookie_member = match route.affinity {
-        Affinity::Cookie => shared.signer.member_from(req.headers(), pool),
-        _ => None,
-    };
-    let hint = match (route.affinity, cookie_member) {
-        (Affinity::Cookie, Some(m)) => AffinityHint::Member(m),
-        (Affinity::SourceIp, _) => AffinityHint::SourceIp,
-        _ => AffinityHint::None,
-    };
-
-    // The request as the backend will see it.
     let (mut parts, body) = req.into_parts();
-    strip_hop_by_hop(&mut parts.headers, upgrade);
-    strip_client_supplied(&mut parts.headers);
-    if route.affinity == Affinity::Cookie {
-        strip_cookie(&mut parts.headers, pool);
-    }
-    let original_host: Option<&[u8]> = match parts.uri.authority() {
-        Some(a) => Some(a.as_str().as_bytes()),
-        None => parts.headers.get(header::HOST).map(HeaderValue::as_bytes),
-    };
-    let backend_host = route.host_rewrite.as_ref().map(HeaderValue::as_bytes).or(original_host);
-    let forwarding = ForwardedFor {
-        client: if client.addr == ctx.client_headers.addr {
-            Rendered::Ready(&ctx.client_headers)
-        } else {
-            Rendered::Fresh(client.addr, ctx.listener.proto())
-        },
-        chain: client.chain.as_ref(),
-        host: original_host,
-    };
-    let head = RequestHead {
-        method: &parts.method,
-        // Origin form: the path and query alone.
-        target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-        host: backend_host,
-        headers: &parts.headers,
-        forwarding: Some(&forwarding),
-    };
-    let activity = Activity::new(started);
-    let body_timeout = state.config.client_body_timeout.unwrap_or(route.idle_timeout);
-    let body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
-    let body = RequestBody::new(body, activity.clone(), body_timeout);
-    let bytes_in = body.bytes.clone();
-    let mut upload = Upload::new(body);
-    let total_deadline = route.total_timeout.map(|t| started + t);
-    let sni: Option<Arc<str>> = state.backend_tls.contains_key(&*route.pool).then(|| {
-        let configured = state
-            .config
-            .backend(&route.pool)
-            .tls
-            .as_ref()
-            .and_then(|t| t.server_name.clone());
-        let from_host = backend_host
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| h.parse::<http::uri::Authority>().ok())
-            .map(|a| a.host().to_string());
-        Arc::from(configured.or(from_host).unwrap_or_else(|| host.to_string()))
-    });
-    let target_of = |i: usize| Target {
-        host: members[i].host.clone(),
-        port: route.backend_port.or(members[i].port).unwrap_or(ctx.listener.port),
-        tls: sni.clone().map(|s| (route.pool.clone(), s)),
-    };
-
-    let mut tried: Vec<usize> = Vec::new();
-    let mut attempts = 0u32;
-    let retries = state.config.retries;
-    loop {
-        // Pick: the pinned member if this connection has one in this pool,
-        // else whatever the picker says.
-        let pinned = take_pinned(&ctx, &route.pool, target_of);
-        let (member, via, conn, mut hold) = match pinned {
-            Some(p) => (p.member, Via::Pinned, Some(p.conn), shared.picker.hold(pool, p.member)),
-            None => {
-                let Some(Picked { member: i, hold }) = shared.picker.pick(&PickRequest {
-                    pool,
-                    client: client.addr,
-                    affinity: hint,
-                    exclude: &tried,
-                }) else {
-                    let (status, why) = if tried.is_empty() {
-                        (StatusCode::SERVICE_UNAVAILABLE, "no member available")
-                    } else {
-                        (StatusCode::BAD_GATEWAY, "no member reachable")
-                    };
-                    return pending.answer(status, why, lang);
-                };
-                let pooled = if wants_pin {
-                    None
-                } else {
-                    shared.upstreams.take(&target_of(i), started)
-                };
-                match pooled {
-                    Some(c) => (i, Via::Pooled, Some(c), Some(hold)),
-                    None => (i, Via::New, None, Some(hold)),
-                }
-            }
+    async move {
+        let shared = &ctx.shared;
+        let state = &ctx.plan;
+        let mut pending = Unanswered {
+            shared: shared.clone(),
+            started,
+            record: Some(ctx.record(&client, &parts.method, host.clone(), route.name.clone(), 0)),
+            holding: None,
         };
-        let target = target_of(member);
-        pending.rec().member = match (&members[member].label, route.backend_port) {
-            (Some(label), None) => label.clone(),
-            _ => format!("{}:{}", target.host, target.port).into(),
+        let (Some(pool), Some(members)) = (state.plan.pool(&route.pool), state.members.get(&*route.pool)) else {
+            return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang);
         };
-        let mut conn: BackendConn = match conn {
-            Some(c) => c,
-            None => {
-                let tls = state.backend_tls.get(&*route.pool).cloned();
-                // Boxed: the connect future is large and runs only for a new
-                // backend connection, while room for it would be allocated
-                // and copied with this future on every request.
-                match Box::pin(shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(route = %route.name, member = %pending.rec().member, "{e}");
-                        if let Some(h) = hold.as_mut() {
-                            h.connect_failed();
-                        }
-                        tried.push(member);
-                        attempts += 1;
-                        if attempts > retries {
-                            let status = match e {
-                                crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
-                                _ => StatusCode::BAD_GATEWAY,
-                            };
-                            return pending.answer(status, "connect failed", lang);
-                        }
-                        continue;
-                    }
-                }
-            }
-        };
-        if let Some(h) = hold.as_mut() {
-            h.connected();
-        }
-        pending.holding = hold;
-        let sent = conn.send(&head, &mut upload);
-        let head = match wait(sent, &activity, route.idle_timeout, total_deadline).await {
-            Ok(Ok(head)) => head,
-            Ok(Err(failure)) => {
-                pending.release();
-                match failure {
-                    // A reused connection that died while idle: nothing was
-                    // sent and nothing of the body read, so go again (a pin
-                    // is dropped with it). A new one counts as an attempt.
-                    Failure::NotSent(_) if !matches!(via, Via::New) => continue,
-                    Failure::NotSent(_) if idempotent(head.method) && attempts < retries => {
-                        tracing::debug!(route = %route.name, member = %pending.rec().member, "new backend connection failed before sending; retrying");
-                        tried.push(member);
-                        attempts += 1;
-                        continue;
-                    }
-                    Failure::ClientBody(e) if e.is::<crate::body::TimedOut>() => {
-                        return pending.answer(StatusCode::REQUEST_TIMEOUT, "client body read timeout", lang);
-                    }
-                    Failure::ClientBody(e) => {
-                        tracing::debug!(route = %route.name, "client request body failed: {e}");
-                        return pending.answer(StatusCode::BAD_REQUEST, "client body failed", lang);
-                    }
-                    other => {
-                        tracing::warn!(route = %route.name, member = %pending.rec().member, "backend request failed: {other}");
-                        return pending.answer(StatusCode::BAD_GATEWAY, "backend request failed", lang);
-                    }
-                }
-            }
-            Err(what) => {
-                pending.release();
-                return pending.answer(StatusCode::GATEWAY_TIMEOUT, what, lang);
-            }
-        };
-
-        // Pinning decisions on the response head.
-        let status = head.status;
-        let backend_wants_pin = status == StatusCode::UNAUTHORIZED
-            && head
-                .headers
-                .get_all(header::WWW_AUTHENTICATE)
-                .iter()
-                .any(is_connection_auth);
-        if backend_wants_pin && ctx.h2 {
-            pending.release();
-            pending.log(
-                status.as_u16(),
-                "backend asks NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED",
-            );
+        if wants_pin && ctx.h2 {
+            pending.log(0, "NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
             return Err(http11_required());
         }
-        let tunnel = upgrade && status == StatusCode::SWITCHING_PROTOCOLS;
-        if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
-            pending.release();
-            tracing::warn!(route = %route.name, member = %pending.rec().member, "backend switched protocols unasked");
-            return pending.answer(StatusCode::BAD_GATEWAY, "unasked 101 from backend", lang);
-        }
-        let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
-        let (inner, after) = if tunnel {
-            if let Some(client_upgrade) = client_upgrade {
-                tokio::spawn(crate::tunnel::run(
-                    shared.clone(),
-                    client_upgrade,
-                    conn,
-                    route.idle_timeout,
-                ));
-            }
-            (BackendBody::none(), AfterUse::Close)
-        } else if pin {
-            let after = AfterUse::Pin {
-                ctx: ctx.clone(),
-                target,
-                member,
-            };
-            (BackendBody::new(conn, &head, upload), after)
-        } else {
-            (BackendBody::new(conn, &head, upload), AfterUse::Pool(target))
+        let cookie_member = match route.affinity {
+            Affinity::Cookie => shared.signer.member_from(&parts.headers, pool),
+            _ => None,
+        };
+        let hint = match (route.affinity, cookie_member) {
+            (Affinity::Cookie, Some(m)) => AffinityHint::Member(m),
+            (Affinity::SourceIp, _) => AffinityHint::SourceIp,
+            _ => AffinityHint::None,
         };
 
-        let mut headers = head.headers;
-        strip_hop_by_hop(&mut headers, tunnel);
-        if upgrade && !tunnel {
-            // The smuggling guard stepped aside for the Upgrade head: close.
-            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        // The request as the backend will see it.
+        strip_hop_by_hop(&mut parts.headers, upgrade);
+        strip_client_supplied(&mut parts.headers);
+        if route.affinity == Affinity::Cookie {
+            strip_cookie(&mut parts.headers, pool);
         }
-        if route.affinity == Affinity::Cookie && cookie_member != Some(member) {
-            headers.append(
-                header::SET_COOKIE,
-                shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
-            );
-        }
-        // From here the exchange logs the request and releases the member.
-        let hold = pending.holding.take();
-        let Some(mut record) = pending.record.take() else {
-            unreachable!("the record is logged only on return");
+        let original_host: Option<&[u8]> = match parts.uri.authority() {
+            Some(a) => Some(a.as_str().as_bytes()),
+            None => parts.headers.get(header::HOST).map(HeaderValue::as_bytes),
         };
-        record.status = status.as_u16();
-        record.pinned = pin;
-        if tunnel {
-            record.outcome = Some("upgraded");
-        }
-        let exchange = Exchange {
-            shared: shared.clone(),
-            record,
-            started,
-            bytes_in,
-            bytes_out: Default::default(),
-            hold,
-            after,
-            conn: None,
-            completed: false,
-            outcome: None,
+        let backend_host = route.host_rewrite.as_ref().map(HeaderValue::as_bytes).or(original_host);
+        let forwarding = ForwardedFor {
+            client: if client.addr == ctx.client_headers.addr {
+                Rendered::Ready(&ctx.client_headers)
+            } else {
+                Rendered::Fresh(client.addr, ctx.listener.proto())
+            },
+            chain: client.chain.as_ref(),
+            host: original_host,
         };
-        let mut body = UpstreamBody {
-            inner,
-            activity,
-            idle: route.idle_timeout,
-            total: total_deadline,
-            sleep: None,
-            exchange: Some(exchange),
+        let head = RequestHead {
+            method: &parts.method,
+            // Origin form: the path and query alone.
+            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            host: backend_host,
+            headers: &parts.headers,
+            forwarding: Some(&forwarding),
         };
-        if body.inner.ended() {
-            // hyper never polls a body that has already ended.
-            body.complete();
+        let activity = Activity::new(started);
+        let body_timeout = state.config.client_body_timeout.unwrap_or(route.idle_timeout);
+        // One expression: each `let` would keep its own room in this future.
+        let mut upload = Upload::new(RequestBody::new(
+            (!hyper::body::Body::is_end_stream(&body)).then_some(body),
+            activity.clone(),
+            body_timeout,
+        ));
+        let total_deadline = route.total_timeout.map(|t| started + t);
+        let sni: Option<Arc<str>> = state.backend_tls.contains_key(&*route.pool).then(|| {
+            let configured = state
+                .config
+                .backend(&route.pool)
+                .tls
+                .as_ref()
+                .and_then(|t| t.server_name.clone());
+            let from_host = backend_host
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| h.parse::<http::uri::Authority>().ok())
+                .map(|a| a.host().to_string());
+            Arc::from(configured.or(from_host).unwrap_or_else(|| host.to_string()))
+        });
+        let target_of = |i: usize| Target {
+            host: members[i].host.clone(),
+            port: route.backend_port.or(members[i].port).unwrap_or(ctx.listener.port),
+            tls: sni.clone().map(|s| (route.pool.clone(), s)),
+        };
+
+        let mut tried: Vec<usize> = Vec::new();
+        let mut attempts = 0u32;
+        let retries = state.config.retries;
+        loop {
+            // Pick: the pinned member if this connection has one in this pool,
+            // else whatever the picker says.
+            let (member, via, mut conn, mut hold) = match take_pinned(&ctx, &route.pool, target_of) {
+                Some(p) => (p.member, Via::Pinned, Some(p.conn), shared.picker.hold(pool, p.member)),
+                None => {
+                    let Some(Picked { member: i, hold }) = shared.picker.pick(&PickRequest {
+                        pool,
+                        client: client.addr,
+                        affinity: hint,
+                        exclude: &tried,
+                    }) else {
+                        let (status, why) = if tried.is_empty() {
+                            (StatusCode::SERVICE_UNAVAILABLE, "no member available")
+                        } else {
+                            (StatusCode::BAD_GATEWAY, "no member reachable")
+                        };
+                        return pending.answer(status, why, lang);
+                    };
+                    let pooled = if wants_pin {
+                        None
+                    } else {
+                        shared.upstreams.take(&target_of(i), started)
+                    };
+                    match pooled {
+                        Some(c) => (i, Via::Pooled, Some(c), Some(hold)),
+                        None => (i, Via::New, None, Some(hold)),
+                    }
+                }
+            };
+            let target = target_of(member);
+            pending.rec().member = match (&members[member].label, route.backend_port) {
+                (Some(label), None) => label.clone(),
+                _ => format!("{}:{}", target.host, target.port).into(),
+            };
+            // Kept in one `Option`: a second variable for the connection
+            // would keep room for it twice in this future.
+            if conn.is_none() {
+                conn = {
+                    let tls = state.backend_tls.get(&*route.pool).cloned();
+                    // Boxed: the connect future is large and runs only for a new
+                    // backend connection, while room for it would be allocated
+                    // and copied with this future on every request.
+                    match Box::pin(shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
+                        Ok(c) => Some(c),
+                        Err(e) => {
+                            tracing::warn!(route = %route.name, member = %pending.rec().member, "{e}");
+                            if let Some(h) = hold.as_mut() {
+                                h.connect_failed();
+                            }
+                            tried.push(member);
+                            attempts += 1;
+                            if attempts > retries {
+                                let status = match e {
+                                    crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                                    _ => StatusCode::BAD_GATEWAY,
+                                };
+                                return pending.answer(status, "connect failed", lang);
+                            }
+                            continue;
+                        }
+                    }
+                };
+            }
+            let Some(open) = conn.as_mut() else {
+                unreachable!("connected above");
+            };
+            if let Some(h) = hold.as_mut() {
+                h.connected();
+            }
+            pending.holding = hold;
+            let sent = open.send(&head, &mut upload);
+            let head = match wait(sent, &activity, route.idle_timeout, total_deadline).await {
+                Ok(Ok(head)) => head,
+                Ok(Err(failure)) => {
+                    pending.release();
+                    match failure {
+                        // A reused connection that died while idle: nothing was
+                        // sent and nothing of the body read, so go again (a pin
+                        // is dropped with it). A new one counts as an attempt.
+                        Failure::NotSent(_) if !matches!(via, Via::New) => continue,
+                        Failure::NotSent(_) if idempotent(head.method) && attempts < retries => {
+                            tracing::debug!(route = %route.name, member = %pending.rec().member, "new backend connection failed before sending; retrying");
+                            tried.push(member);
+                            attempts += 1;
+                            continue;
+                        }
+                        Failure::ClientBody(e) if e.is::<crate::body::TimedOut>() => {
+                            return pending.answer(StatusCode::REQUEST_TIMEOUT, "client body read timeout", lang);
+                        }
+                        Failure::ClientBody(e) => {
+                            tracing::debug!(route = %route.name, "client request body failed: {e}");
+                            return pending.answer(StatusCode::BAD_REQUEST, "client body failed", lang);
+                        }
+                        other => {
+                            tracing::warn!(route = %route.name, member = %pending.rec().member, "backend request failed: {other}");
+                            return pending.answer(StatusCode::BAD_GATEWAY, "backend request failed", lang);
+                        }
+                    }
+                }
+                Err(what) => {
+                    pending.release();
+                    return pending.answer(StatusCode::GATEWAY_TIMEOUT, what, lang);
+                }
+            };
+
+            let Some(conn) = conn.take() else {
+                unreachable!("connected above");
+            };
+
+            // Pinning decisions on the response head.
+            let status = head.status;
+            let backend_wants_pin = status == StatusCode::UNAUTHORIZED
+                && head
+                    .headers
+                    .get_all(header::WWW_AUTHENTICATE)
+                    .iter()
+                    .any(is_connection_auth);
+            if backend_wants_pin && ctx.h2 {
+                pending.release();
+                pending.log(
+                    status.as_u16(),
+                    "backend asks NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED",
+                );
+                return Err(http11_required());
+            }
+            let tunnel = upgrade && status == StatusCode::SWITCHING_PROTOCOLS;
+            if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
+                pending.release();
+                tracing::warn!(route = %route.name, member = %pending.rec().member, "backend switched protocols unasked");
+                return pending.answer(StatusCode::BAD_GATEWAY, "unasked 101 from backend", lang);
+            }
+            let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
+            let (inner, after) = if tunnel {
+                if let Some(client_upgrade) = client_upgrade {
+                    tokio::spawn(crate::tunnel::run(
+                        shared.clone(),
+                        client_upgrade,
+                        conn,
+                        route.idle_timeout,
+                    ));
+                }
+                (BackendBody::none(), AfterUse::Close)
+            } else if pin {
+                let after = AfterUse::Pin {
+                    ctx: ctx.clone(),
+                    target,
+                    member,
+                };
+                (BackendBody::new(conn, &head, upload), after)
+            } else {
+                (BackendBody::new(conn, &head, upload), AfterUse::Pool(target))
+            };
+
+            let mut headers = head.headers;
+            strip_hop_by_hop(&mut headers, tunnel);
+            if upgrade && !tunnel {
+                // The smuggling guard stepped aside for the Upgrade head: close.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            if route.affinity == Affinity::Cookie && cookie_member != Some(member) {
+                headers.append(
+                    header::SET_COOKIE,
+                    shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
+                );
+            }
+            // From here the exchange logs the request and releases the member.
+            let hold = pending.holding.take();
+            let Some(mut record) = pending.record.take() else {
+                unreachable!("the record is logged only on return");
+            };
+            record.status = status.as_u16();
+            record.pinned = pin;
+            if tunnel {
+                record.outcome = Some("upgraded");
+            }
+            let exchange = Exchange {
+                shared: shared.clone(),
+                record,
+                started,
+                activity: activity.clone(),
+                hold,
+                after,
+                conn: None,
+                completed: false,
+                outcome: None,
+            };
+            let mut body = UpstreamBody {
+                inner,
+                activity,
+                idle: route.idle_timeout,
+                total: total_deadline,
+                sleep: None,
+                exchange: Some(exchange),
+            };
+            if body.inner.ended() {
+                // hyper never polls a body that has already ended.
+                body.complete();
+            }
+            let mut resp = Response::new(ProxyBody::Upstream(Box::new(body)));
+            *resp.status_mut() = status;
+            *resp.headers_mut() = headers;
+            return Ok(resp);
         }
-        let mut resp = Response::new(ProxyBody::Upstream(Box::new(body)));
-        *resp.status_mut() = status;
-        *resp.headers_mut() = headers;
-        return Ok(resp);
     }
 }
 

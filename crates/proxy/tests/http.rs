@@ -330,13 +330,20 @@ async fn error_pages_speak_the_client_language_and_reveal_nothing() {
 async fn access_log_has_one_line_per_request_with_zone_route_member_status() {
     let lab = lab().await;
     let mut c = h1(lab.https, "www.lab.test").await;
-    send(&mut c, get("www.lab.test", "/api/x")).await;
+    let upload = Request::builder()
+        .method("POST")
+        .uri("/api/x")
+        .header("host", "www.lab.test")
+        .body(full("0123456789"))
+        .unwrap();
+    let (_, _, body) = send(&mut c, upload).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let records = lab.log.records();
     assert_eq!(records.len(), 1, "{records:#?}");
     let r = &records[0];
     assert_eq!((r.zone.as_ref(), r.route.as_ref(), r.status), ("lab", "www-api", 200));
     assert!(r.member.starts_with("127.0.0.1:"));
+    assert_eq!((r.bytes_in, r.bytes_out), (10, body.len() as u64));
     assert!(r.bytes_out > 0);
     assert!(!r.pinned);
     assert_eq!(r.user, None);
