@@ -137,6 +137,7 @@ enum StreamState {
     Sending {
         body: ProxyBody,
         out: SendStream<Bytes>,
+        sent_one: bool,
     },
     Done,
 }
@@ -180,7 +181,11 @@ impl Future for Stream {
                         return Poll::Pending;
                     };
                     this.state = match handled.map(|resp| start(resp, &mut this.respond)) {
-                        Ok(Ok(Some((body, out)))) => StreamState::Sending { body, out },
+                        Ok(Ok(Some((body, out)))) => StreamState::Sending {
+                            body,
+                            out,
+                            sent_one: false,
+                        },
                         Ok(Ok(None)) => StreamState::Done,
                         Ok(Err(e)) => {
                             tracing::debug!("HTTP/2 response not completed: {e}");
@@ -196,8 +201,8 @@ impl Future for Stream {
                         }
                     };
                 }
-                StreamState::Sending { body, out } => {
-                    if let Err(e) = ready!(pipe(body, out, cx)) {
+                StreamState::Sending { body, out, sent_one } => {
+                    if let Err(e) = ready!(pipe(body, out, sent_one, cx)) {
                         out.send_reset(Reason::INTERNAL_ERROR);
                         tracing::debug!("HTTP/2 response not completed: {e}");
                     }
@@ -230,12 +235,24 @@ fn start(
     Ok((!end).then_some((body, out)))
 }
 
-fn pipe(body: &mut ProxyBody, out: &mut SendStream<Bytes>, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+/// `sent_one` is false until the first data frame went out: that one is
+/// sent without waiting for the client's window (h2 queues it until the
+/// window allows), like the one frame hyper sends past a 1-byte
+/// reservation; asking for room first cost a tenth of the sending.
+fn pipe(
+    body: &mut ProxyBody,
+    out: &mut SendStream<Bytes>,
+    sent_one: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), BoxError>> {
     loop {
         // Wait for room before taking more from the backend: the client's
         // flow control is the backpressure.
-        out.reserve_capacity(1);
-        if out.capacity() == 0 {
+        let room = !*sent_one || {
+            out.reserve_capacity(1);
+            out.capacity() > 0
+        };
+        if !room {
             loop {
                 match ready!(out.poll_capacity(cx)) {
                     Some(Ok(0)) => {}
@@ -253,6 +270,7 @@ fn pipe(body: &mut ProxyBody, out: &mut SendStream<Bytes>, cx: &mut Context<'_>)
                 Ok(data) => {
                     let end = body.is_end_stream();
                     out.send_data(data, end)?;
+                    *sent_one = true;
                     if end {
                         return Poll::Ready(Ok(()));
                     }

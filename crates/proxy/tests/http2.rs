@@ -104,6 +104,102 @@ async fn a_stream_reset_by_the_client_cancels_its_backend_exchange() {
     assert_eq!(resp.await.unwrap().status(), 404);
 }
 
+/// A raw HTTP/1.1 backend that answers every request with `head`, then
+/// writes `body_len` bytes as fast as it is let (none when 0), counting
+/// what it wrote in `written` and connections that ended in `closed`.
+async fn raw_backend(head: String, body_len: usize, written: Arc<AtomicUsize>, closed: Arc<AtomicUsize>) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = socket.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = socket.accept().await {
+            let (head, written, closed) = (head.clone(), written.clone(), closed.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                if s.write_all(head.as_bytes()).await.is_ok() {
+                    let chunk = vec![b'x'; 64 * 1024];
+                    let mut left = body_len;
+                    while left > 0 {
+                        let n = left.min(chunk.len());
+                        if s.write_all(&chunk[..n]).await.is_err() {
+                            break;
+                        }
+                        written.fetch_add(n, Ordering::SeqCst);
+                        left -= n;
+                    }
+                    while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+                }
+                closed.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_holds_the_backend_back() {
+    // 64 MiB to a client that reads nothing for a second: the client's
+    // HTTP/2 window, gatehouse's send buffer and the sockets' buffers hold
+    // a few MiB; without backpressure gatehouse would read it all.
+    const BODY: usize = 64 << 20;
+    let written = Arc::new(AtomicUsize::new(0));
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {BODY}\r\n\r\n");
+    let bport = raw_backend(head, BODY, written.clone(), Arc::default()).await;
+    let port = free_port();
+    let (_proxy, _) = start(plan(&www_site(port, &[bport])), |_| {}).await;
+    let mut c = h2(SocketAddr::from(([127, 0, 0, 1], port)), "www.lab.test").await;
+    let resp = c.send_request(h2_get("/big")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before_reading = written.load(Ordering::SeqCst);
+    assert!(
+        before_reading < 32 << 20,
+        "the backend wrote {before_reading} bytes to a client that read none"
+    );
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.len(), BODY, "and all of it arrives once the client reads");
+}
+
+#[tokio::test]
+async fn a_reset_while_the_body_stalls_cancels_the_backend_exchange() {
+    // The head comes at once, the body never: a long poll.
+    let closed = Arc::new(AtomicUsize::new(0));
+    let head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n".to_string();
+    let bport = raw_backend(head, 0, Arc::default(), closed.clone()).await;
+    let port = free_port();
+    let (_proxy, log) = start(plan(&www_site(port, &[bport])), |_| {}).await;
+    let mut c = h2(SocketAddr::from(([127, 0, 0, 1], port)), "www.lab.test").await;
+    let resp = c.send_request(h2_get("/long-poll")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(closed.load(Ordering::SeqCst), 0, "still waiting for the body");
+    // Dropping the body resets the stream.
+    drop(resp);
+    let mut gave_up = false;
+    for _ in 0..50 {
+        if closed.load(Ordering::SeqCst) == 1 {
+            gave_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gave_up, "the backend connection of a cancelled response must close");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let records = log.records();
+    let r = records
+        .iter()
+        .find(|r| r.host.as_ref() == "www.lab.test")
+        .expect("logged");
+    assert_eq!((r.status, r.outcome), (200, Some("client went away")));
+}
+
 #[tokio::test]
 async fn expect_100_continue_is_answered_over_http2() {
     let web = backend(|r: Request<Incoming>, _| async move {
