@@ -79,15 +79,10 @@ async fn a_stream_reset_by_the_client_cancels_its_backend_exchange() {
     let waiting = c.send_request(h2_get("/long-poll"));
     // Dropping the response future resets the stream.
     assert!(tokio::time::timeout(Duration::from_millis(300), waiting).await.is_err());
-    let mut gave_up = false;
-    for _ in 0..50 {
-        if closed.load(Ordering::SeqCst) == 1 {
-            gave_up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(gave_up, "the backend connection of a cancelled request must close");
+    assert!(
+        reaches(&closed, 1).await,
+        "the backend connection of a cancelled request must close"
+    );
     let records = log.records();
     let r = records
         .iter()
@@ -102,6 +97,17 @@ async fn a_stream_reset_by_the_client_cancels_its_backend_exchange() {
             .unwrap(),
     );
     assert_eq!(resp.await.unwrap().status(), 404);
+}
+
+/// Whether `count` reaches `n` within a second.
+async fn reaches(count: &AtomicUsize, n: usize) -> bool {
+    for _ in 0..50 {
+        if count.load(Ordering::SeqCst) == n {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
 }
 
 /// A raw HTTP/1.1 backend that answers every request with `head`, then
@@ -182,15 +188,10 @@ async fn a_reset_while_the_body_stalls_cancels_the_backend_exchange() {
     assert_eq!(closed.load(Ordering::SeqCst), 0, "still waiting for the body");
     // Dropping the body resets the stream.
     drop(resp);
-    let mut gave_up = false;
-    for _ in 0..50 {
-        if closed.load(Ordering::SeqCst) == 1 {
-            gave_up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(gave_up, "the backend connection of a cancelled response must close");
+    assert!(
+        reaches(&closed, 1).await,
+        "the backend connection of a cancelled response must close"
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     let records = log.records();
     let r = records
