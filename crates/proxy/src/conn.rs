@@ -28,6 +28,7 @@ use crate::client::{read_proxy_header, Client, Origin, PROXY_HEADER_TIMEOUT};
 use crate::coalesce::Coalesce;
 use crate::exchange::AccessRecord;
 use crate::guard::SmugglingGuard;
+use crate::linger::Linger;
 use crate::headers::ClientHeaders;
 use crate::phases::{self, Routed};
 use crate::state::{ListenerState, PlanState};
@@ -199,7 +200,7 @@ where
         .header_read_timeout(ctx.plan.config.client_header_timeout)
         .max_buf_size(256 * 1024);
     let conn = builder
-        .serve_connection(TokioIo::new(SmugglingGuard::new(io)), svc)
+        .serve_connection(TokioIo::new(SmugglingGuard::new(Linger::new(io))), svc)
         .with_upgrades();
     drive(&shared, conn, |c| c.graceful_shutdown()).await;
     // Dropping the context drops a pinned backend connection with it.

@@ -48,6 +48,7 @@ mod exchange;
 mod forward;
 mod guard;
 mod h2server;
+mod linger;
 pub mod headers;
 pub mod pages;
 pub mod phases;

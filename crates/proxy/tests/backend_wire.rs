@@ -139,6 +139,29 @@ async fn an_answer_before_the_upload_ends_reaches_the_client() {
 }
 
 #[tokio::test]
+async fn a_client_still_writing_when_the_early_answer_comes_reads_it() {
+    // hyper's client writes its whole upload before it reads; gatehouse
+    // closes the connection after the early answer, and only lingering
+    // (reading and dropping the rest) keeps the client from a broken pipe.
+    let (bport, _) = raw_backend(|mut s| async move {
+        if read_head(&mut s).await.is_some() {
+            let _ = s
+                .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo much")
+                .await;
+            let mut sink = vec![0u8; 64 * 1024];
+            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+        }
+    })
+    .await;
+    let (_proxy, addr) = site(bport).await;
+    for i in 0..3 {
+        let mut c = h1(addr, "www.lab.test").await;
+        let (status, _, body) = send(&mut c, request("POST", "/upload", vec![b'x'; 32 << 20])).await;
+        assert_eq!((status, body.as_str()), (413, "too much"), "upload {i}");
+    }
+}
+
+#[tokio::test]
 async fn a_body_framed_by_the_close_arrives_whole_and_its_connection_is_closed() {
     let (bport, connections) = raw_backend(|mut s| async move {
         while let Some(head) = read_head(&mut s).await {
