@@ -91,11 +91,10 @@ async fn an_idle_connection_the_backend_closed_is_never_used() {
     );
 }
 
-#[tokio::test]
-async fn an_answer_before_the_upload_ends_reaches_the_client() {
-    // Refuses the upload from its head, as a server with a size limit does,
-    // then reads and discards the rest before closing.
-    let (bport, connections) = raw_backend(|mut s| async move {
+/// Refuses every upload from its head, as a server with a size limit does,
+/// then reads and discards the rest until the connection closes.
+async fn refusing_backend() -> (u16, Arc<AtomicUsize>) {
+    raw_backend(|mut s| async move {
         if read_head(&mut s).await.is_some() {
             let _ = s
                 .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo much")
@@ -104,7 +103,12 @@ async fn an_answer_before_the_upload_ends_reaches_the_client() {
             while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
         }
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn an_answer_before_the_upload_ends_reaches_the_client() {
+    let (bport, connections) = refusing_backend().await;
     let (_proxy, addr) = site(bport).await;
     // A client that announces 32 MiB, sends 1 MiB and then waits for an
     // answer, as curl does: the upload cannot have ended when the answer
@@ -143,16 +147,7 @@ async fn a_client_still_writing_when_the_early_answer_comes_reads_it() {
     // hyper's client writes its whole upload before it reads; gatehouse
     // closes the connection after the early answer, and only lingering
     // (reading and dropping the rest) keeps the client from a broken pipe.
-    let (bport, _) = raw_backend(|mut s| async move {
-        if read_head(&mut s).await.is_some() {
-            let _ = s
-                .write_all(b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo much")
-                .await;
-            let mut sink = vec![0u8; 64 * 1024];
-            while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
-        }
-    })
-    .await;
+    let (bport, _) = refusing_backend().await;
     let (_proxy, addr) = site(bport).await;
     for i in 0..3 {
         let mut c = h1(addr, "www.lab.test").await;
