@@ -14,7 +14,9 @@
 //!   case (Exchange virtual directories, by default).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+// FxHash: the keys come from the topology; a client's host is only looked
+// up, never inserted, so it cannot steer collisions.
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::topology::{Product, Route};
 use crate::Plan;
@@ -150,8 +152,7 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
 /// segments resolved, repeated slashes collapsed. Borrowed when already
 /// normal, which is the common case.
 pub fn normalize(path: &str) -> Cow<'_, str> {
-    let needs = path.contains('%') || path.contains("//") || path.split('/').any(|s| s == "." || s == "..");
-    if !needs {
+    if is_normal(path) {
         return Cow::Borrowed(path);
     }
     let decoded = decode_unreserved(path);
@@ -170,6 +171,37 @@ pub fn normalize(path: &str) -> Cow<'_, str> {
         out.push('/');
     }
     Cow::Owned(out)
+}
+
+/// No `%`, no empty segment inside and no `.` or `..` segment: one pass
+/// over the bytes, as every request's path is checked.
+fn is_normal(path: &str) -> bool {
+    let mut segment = 0usize;
+    let mut dots = 0usize;
+    let mut after_slash = false;
+    for &b in path.as_bytes() {
+        match b {
+            b'%' => return false,
+            b'/' => {
+                if after_slash || is_dot_segment(segment, dots) {
+                    return false;
+                }
+                after_slash = true;
+                (segment, dots) = (0, 0);
+            }
+            _ => {
+                after_slash = false;
+                segment += 1;
+                dots += usize::from(b == b'.');
+            }
+        }
+    }
+    !is_dot_segment(segment, dots)
+}
+
+/// `.` or `..`, given a segment's length and how many of it are dots.
+fn is_dot_segment(len: usize, dots: usize) -> bool {
+    (1..=2).contains(&len) && dots == len
 }
 
 /// Decodes `%XX` only where XX is an unreserved character (RFC 3986), byte
@@ -212,6 +244,27 @@ mod tests {
         assert_eq!(normalize("/../.."), "/");
         assert_eq!(normalize("/caf%C3%A9"), "/caf%C3%A9");
         assert_eq!(normalize("/café/./x"), "/café/x", "UTF-8 passes through intact");
+    }
+
+    #[test]
+    fn only_paths_that_need_it_are_normalised() {
+        for normal in ["/", "/owa/", "/a.b/...", "/.x/x.", "", "/owa?x=1"] {
+            assert!(is_normal(normal), "{normal}");
+        }
+        for not in ["//", "/a//b", "/.", "/./", "/a/..", "/../b", ".", "%", "/a%41"] {
+            assert!(!is_normal(not), "{not}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass check says what the rule it stands for says.
+        #[test]
+        fn the_one_pass_check_agrees_with_the_rule(path in "[/.%a]{0,10}") {
+            let rule = !(path.contains('%')
+                || path.contains("//")
+                || path.split('/').any(|s| s == "." || s == ".."));
+            proptest::prop_assert_eq!(is_normal(&path), rule);
+        }
     }
 
     #[test]
