@@ -119,15 +119,18 @@ impl Upload {
 }
 
 impl BackendConn {
-    pub fn new(io: BackendIo) -> Self {
-        BackendConn {
+    /// Boxed: a connection moves between the pool, the forward phase and
+    /// the response body on every request, and the forward phase's future
+    /// would keep room for all of it.
+    pub fn new(io: BackendIo) -> Box<Self> {
+        Box::new(BackendConn {
             io,
             read: BytesMut::new(),
             out: Vec::new(),
             written: 0,
             sent_any: false,
             write_failed: None,
-        }
+        })
     }
 
     /// Whether an idle connection still looks usable: the backend has sent
@@ -142,11 +145,11 @@ impl BackendConn {
         poll_read_buf(Pin::new(&mut self.io), &mut cx, &mut self.read).is_pending()
     }
 
-    /// Sends one request and waits for its final response head (1xx
-    /// interim responses other than 101 are passed over). The body keeps
-    /// flowing meanwhile; whatever is left of it goes on with the response
-    /// body.
-    pub async fn send(&mut self, head: &RequestHead<'_>, upload: &mut Upload) -> Result<ResponseHead, Failure> {
+    /// Starts one request: its head is written as [`poll_response_head`]
+    /// goes on.
+    ///
+    /// [`poll_response_head`]: Self::poll_response_head
+    pub fn start(&mut self, head: &RequestHead<'_>, upload: &mut Upload) {
         self.out.clear();
         self.written = 0;
         self.sent_any = false;
@@ -156,10 +159,13 @@ impl BackendConn {
         if upload.framing == Outgoing::Empty {
             upload.body = None;
         }
-        std::future::poll_fn(|cx| self.poll_response_head(head.method, upload, cx)).await
     }
 
-    fn poll_response_head(
+    /// Sends the request [`start`](Self::start)ed and waits for its final
+    /// response head (1xx interim responses other than 101 are passed
+    /// over). The body keeps flowing meanwhile; whatever is left of it goes
+    /// on with the response body.
+    pub fn poll_response_head(
         &mut self,
         method: &http::Method,
         upload: &mut Upload,
@@ -336,7 +342,7 @@ impl AsyncWrite for BackendConn {
 
 /// A response body read straight off its backend connection.
 pub(crate) struct BackendBody {
-    conn: Option<BackendConn>,
+    conn: Option<Box<BackendConn>>,
     framing: Incoming,
     chunked: Chunked,
     /// The rest of a request body the backend answered before receiving.
@@ -346,7 +352,7 @@ pub(crate) struct BackendBody {
 }
 
 impl BackendBody {
-    pub fn new(conn: BackendConn, head: &ResponseHead, upload: Upload) -> Self {
+    pub fn new(conn: Box<BackendConn>, head: &ResponseHead, upload: Upload) -> Self {
         let ended = head.framing == Incoming::Empty;
         BackendBody {
             conn: Some(conn),
@@ -373,7 +379,7 @@ impl BackendBody {
 
     /// The connection, once the response has ended cleanly and it may
     /// carry another request; `None` means it is to be closed.
-    pub fn reusable(&mut self) -> Option<BackendConn> {
+    pub fn reusable(&mut self) -> Option<Box<BackendConn>> {
         let upload_ok = self.upload.as_ref().is_none_or(Upload::finished_cleanly);
         let clean = self.ended && self.keep_alive && upload_ok;
         let conn = self.conn.take()?;

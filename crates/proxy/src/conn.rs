@@ -39,7 +39,7 @@ use crate::{forward, Shared};
 pub(crate) struct Pinned {
     pub target: Target,
     pub member: usize,
-    pub conn: BackendConn,
+    pub conn: Box<BackendConn>,
 }
 
 /// What every request on one client connection shares.

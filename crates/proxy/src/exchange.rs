@@ -99,7 +99,7 @@ pub(crate) enum AfterUse {
 /// What must happen when an exchange ends; see the module docs.
 pub(crate) struct Exchange {
     pub shared: Arc<Shared>,
-    pub record: AccessRecord,
+    pub record: Box<AccessRecord>,
     pub started: Instant,
     /// Bytes moved each way, counted by the bodies.
     pub activity: Arc<Activity>,
@@ -108,7 +108,7 @@ pub(crate) struct Exchange {
     /// Where the backend connection goes after a clean completion.
     pub after: AfterUse,
     /// The backend connection, once the response ended and it may be reused.
-    pub conn: Option<BackendConn>,
+    pub conn: Option<Box<BackendConn>>,
     pub completed: bool,
     pub outcome: Option<&'static str>,
 }

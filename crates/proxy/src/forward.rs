@@ -22,7 +22,9 @@
 //!   `HTTP_1_1_REQUIRED`, as IIS does; browsers and curl retry over HTTP/1.1.
 
 use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use gatehouse_model::topology::Affinity;
@@ -41,6 +43,7 @@ use crate::pages;
 use crate::phases::page;
 use crate::picker::{AffinityHint, Hold, PickRequest, Picked};
 use crate::routing::CompiledRoute;
+use crate::state::{BackendPool, MemberInfo, PlanState};
 use crate::upstream::Target;
 use crate::wire::RequestHead;
 
@@ -64,10 +67,13 @@ enum Via {
 
 /// Forwards one routed, admitted request.
 ///
-/// A plain function that takes the request apart, around an `async` block
-/// that does the rest: an `async fn` keeps room for each argument twice
-/// and for every value it was rebuilt into, and this future is allocated
-/// for every request (it was 2.9 KB).
+/// A plain function that takes the request apart and prepares what needs
+/// no waiting, around an `async` block that does the rest: an `async fn`
+/// keeps room for each argument twice and for every value it was rebuilt
+/// into. This future is allocated for every request; at 1,000 bytes or
+/// less (it was 2.9 KB) glibc serves it from its per-thread cache or its
+/// small bins, while larger blocks go through its sorted large bins,
+/// which cost 500 instructions more per request (bench/http/NOTES.md).
 pub(crate) fn forward(
     ctx: Arc<ConnCtx>,
     client: Client,
@@ -85,16 +91,34 @@ pub(crate) fn forward(
     let upgrade = !ctx.h2 && req.headers().contains_key(header::UPGRADE);
     let client_upgrade: Option<OnUpgrade> = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
+    let mut pending = Unanswered {
+        shared: ctx.shared.clone(),
+        started,
+        record: Some(Box::new(ctx.record(
+            &client,
+            &parts.method,
+            host.clone(),
+            route.name.clone(),
+            0,
+        ))),
+        holding: None,
+    };
+    let activity = Activity::new(started);
+    let body_timeout = ctx.plan.config.client_body_timeout.unwrap_or(route.idle_timeout);
+    let mut upload = Upload::new(RequestBody::new(
+        (!hyper::body::Body::is_end_stream(&body)).then_some(body),
+        activity.clone(),
+        body_timeout,
+    ));
+    let total_deadline = route.total_timeout.map(|t| started + t);
+    let Client { addr, chain, .. } = client;
+    // Fields of `ctx` and `backend` are named in full where used: a local
+    // for one would keep room of its own in this future.
     async move {
-        let shared = &ctx.shared;
         let state = &ctx.plan;
-        let mut pending = Unanswered {
-            shared: shared.clone(),
-            started,
-            record: Some(ctx.record(&client, &parts.method, host.clone(), route.name.clone(), 0)),
-            holding: None,
-        };
-        let (Some(pool), Some(members)) = (state.plan.pool(&route.pool), state.members.get(&*route.pool)) else {
+        let pool_index = route.pool_index.unwrap_or(usize::MAX);
+        let (Some(pool), Some(backend)) = (state.plan.topology.pools.get(pool_index), state.pools.get(pool_index))
+        else {
             return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang);
         };
         if wants_pin && ctx.h2 {
@@ -102,13 +126,8 @@ pub(crate) fn forward(
             return Err(http11_required());
         }
         let cookie_member = match route.affinity {
-            Affinity::Cookie => shared.signer.member_from(&parts.headers, pool),
+            Affinity::Cookie => ctx.shared.signer.member_from(&parts.headers, pool),
             _ => None,
-        };
-        let hint = match (route.affinity, cookie_member) {
-            (Affinity::Cookie, Some(m)) => AffinityHint::Member(m),
-            (Affinity::SourceIp, _) => AffinityHint::SourceIp,
-            _ => AffinityHint::None,
         };
 
         // The request as the backend will see it.
@@ -121,65 +140,52 @@ pub(crate) fn forward(
             Some(a) => Some(a.as_str().as_bytes()),
             None => parts.headers.get(header::HOST).map(HeaderValue::as_bytes),
         };
-        let backend_host = route.host_rewrite.as_ref().map(HeaderValue::as_bytes).or(original_host);
         let forwarding = ForwardedFor {
-            client: if client.addr == ctx.client_headers.addr {
+            client: if addr == ctx.client_headers.addr {
                 Rendered::Ready(&ctx.client_headers)
             } else {
-                Rendered::Fresh(client.addr, ctx.listener.proto())
+                Rendered::Fresh(addr, ctx.listener.proto())
             },
-            chain: client.chain.as_ref(),
+            chain: chain.as_ref(),
             host: original_host,
         };
-        let head = RequestHead {
-            method: &parts.method,
-            // Origin form: the path and query alone.
-            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
-            host: backend_host,
-            headers: &parts.headers,
-            forwarding: Some(&forwarding),
-        };
-        let activity = Activity::new(started);
-        let body_timeout = state.config.client_body_timeout.unwrap_or(route.idle_timeout);
-        // One expression: each `let` would keep its own room in this future.
-        let mut upload = Upload::new(RequestBody::new(
-            (!hyper::body::Body::is_end_stream(&body)).then_some(body),
-            activity.clone(),
-            body_timeout,
-        ));
-        let total_deadline = route.total_timeout.map(|t| started + t);
-        let sni: Option<Arc<str>> = state.backend_tls.contains_key(&*route.pool).then(|| {
-            let configured = state
-                .config
-                .backend(&route.pool)
-                .tls
-                .as_ref()
-                .and_then(|t| t.server_name.clone());
-            let from_host = backend_host
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| h.parse::<http::uri::Authority>().ok())
-                .map(|a| a.host().to_string());
-            Arc::from(configured.or(from_host).unwrap_or_else(|| host.to_string()))
-        });
-        let target_of = |i: usize| Target {
-            host: members[i].host.clone(),
-            port: route.backend_port.or(members[i].port).unwrap_or(ctx.listener.port),
-            tls: sni.clone().map(|s| (route.pool.clone(), s)),
+        // A block, so that `backend_host` keeps no room of its own in this future.
+        let (head, sni) = {
+            let backend_host = route.host_rewrite.as_ref().map(HeaderValue::as_bytes).or(original_host);
+            let head = RequestHead {
+                method: &parts.method,
+                // Origin form: the path and query alone.
+                target: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+                host: backend_host,
+                headers: &parts.headers,
+                forwarding: Some(&forwarding),
+            };
+            (head, sni_for(state, &route, backend, backend_host, &host))
         };
 
         let mut tried: Vec<usize> = Vec::new();
         let mut attempts = 0u32;
-        let retries = state.config.retries;
         loop {
             // Pick: the pinned member if this connection has one in this pool,
             // else whatever the picker says.
-            let (member, via, mut conn, mut hold) = match take_pinned(&ctx, &route.pool, target_of) {
-                Some(p) => (p.member, Via::Pinned, Some(p.conn), shared.picker.hold(pool, p.member)),
+            let (member, via, mut conn, mut hold) = match take_pinned(&ctx, backend.members.len(), |i| {
+                target(&backend.members[i], &route, ctx.listener.port, &sni)
+            }) {
+                Some(p) => (
+                    p.member,
+                    Via::Pinned,
+                    Some(p.conn),
+                    ctx.shared.picker.hold(pool, p.member),
+                ),
                 None => {
-                    let Some(Picked { member: i, hold }) = shared.picker.pick(&PickRequest {
+                    let Some(Picked { member: i, hold }) = ctx.shared.picker.pick(&PickRequest {
                         pool,
-                        client: client.addr,
-                        affinity: hint,
+                        client: addr,
+                        affinity: match (route.affinity, cookie_member) {
+                            (Affinity::Cookie, Some(m)) => AffinityHint::Member(m),
+                            (Affinity::SourceIp, _) => AffinityHint::SourceIp,
+                            _ => AffinityHint::None,
+                        },
                         exclude: &tried,
                     }) else {
                         let (status, why) = if tried.is_empty() {
@@ -192,7 +198,10 @@ pub(crate) fn forward(
                     let pooled = if wants_pin {
                         None
                     } else {
-                        shared.upstreams.take(&target_of(i), started)
+                        ctx.shared.upstreams.take(
+                            &target(&backend.members[i], &route, ctx.listener.port, &sni),
+                            pending.started,
+                        )
                     };
                     match pooled {
                         Some(c) => (i, Via::Pooled, Some(c), Some(hold)),
@@ -200,8 +209,8 @@ pub(crate) fn forward(
                     }
                 }
             };
-            let target = target_of(member);
-            pending.rec().member = match (&members[member].label, route.backend_port) {
+            let target = target(&backend.members[member], &route, ctx.listener.port, &sni);
+            pending.rec().member = match (&backend.members[member].label, route.backend_port) {
                 (Some(label), None) => label.clone(),
                 _ => format!("{}:{}", target.host, target.port).into(),
             };
@@ -209,11 +218,11 @@ pub(crate) fn forward(
             // would keep room for it twice in this future.
             if conn.is_none() {
                 conn = {
-                    let tls = state.backend_tls.get(&*route.pool).cloned();
+                    let tls = backend.tls.clone();
                     // Boxed: the connect future is large and runs only for a new
                     // backend connection, while room for it would be allocated
                     // and copied with this future on every request.
-                    match Box::pin(shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
+                    match Box::pin(ctx.shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
                         Ok(c) => Some(c),
                         Err(e) => {
                             tracing::warn!(route = %route.name, member = %pending.rec().member, "{e}");
@@ -222,7 +231,7 @@ pub(crate) fn forward(
                             }
                             tried.push(member);
                             attempts += 1;
-                            if attempts > retries {
+                            if attempts > state.config.retries {
                                 let status = match e {
                                     crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
                                     _ => StatusCode::BAD_GATEWAY,
@@ -241,8 +250,20 @@ pub(crate) fn forward(
                 h.connected();
             }
             pending.holding = hold;
-            let sent = open.send(&head, &mut upload);
-            let head = match wait(sent, &activity, route.idle_timeout, total_deadline).await {
+            open.start(&head, &mut upload);
+            let answered = {
+                let mut timer = pin!(tokio::time::sleep_until(
+                    first_deadline(&activity, route.idle_timeout, total_deadline).into(),
+                ));
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready(r) = open.poll_response_head(head.method, &mut upload, cx) {
+                        return Poll::Ready(Ok(r));
+                    }
+                    expired(timer.as_mut(), &activity, route.idle_timeout, total_deadline, cx).map(Err)
+                })
+                .await
+            };
+            let head = match answered {
                 Ok(Ok(head)) => head,
                 Ok(Err(failure)) => {
                     pending.release();
@@ -251,7 +272,7 @@ pub(crate) fn forward(
                         // sent and nothing of the body read, so go again (a pin
                         // is dropped with it). A new one counts as an attempt.
                         Failure::NotSent(_) if !matches!(via, Via::New) => continue,
-                        Failure::NotSent(_) if idempotent(head.method) && attempts < retries => {
+                        Failure::NotSent(_) if idempotent(head.method) && attempts < state.config.retries => {
                             tracing::debug!(route = %route.name, member = %pending.rec().member, "new backend connection failed before sending; retrying");
                             tried.push(member);
                             attempts += 1;
@@ -306,7 +327,7 @@ pub(crate) fn forward(
             let (inner, after) = if tunnel {
                 if let Some(client_upgrade) = client_upgrade {
                     tokio::spawn(crate::tunnel::run(
-                        shared.clone(),
+                        ctx.shared.clone(),
                         client_upgrade,
                         conn,
                         route.idle_timeout,
@@ -333,7 +354,7 @@ pub(crate) fn forward(
             if route.affinity == Affinity::Cookie && cookie_member != Some(member) {
                 headers.append(
                     header::SET_COOKIE,
-                    shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
+                    ctx.shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
                 );
             }
             // From here the exchange logs the request and releases the member.
@@ -347,9 +368,9 @@ pub(crate) fn forward(
                 record.outcome = Some("upgraded");
             }
             let exchange = Exchange {
-                shared: shared.clone(),
+                shared: ctx.shared.clone(),
                 record,
-                started,
+                started: pending.started,
                 activity: activity.clone(),
                 hold,
                 after,
@@ -384,8 +405,9 @@ pub(crate) fn forward(
 struct Unanswered {
     shared: Arc<crate::Shared>,
     started: Instant,
-    /// Until logged here or handed to the exchange.
-    record: Option<AccessRecord>,
+    /// Until logged here or handed to the exchange. Boxed, as it moves
+    /// into the exchange, and this waits in every request's future.
+    record: Option<Box<AccessRecord>>,
     /// The picker's hold on the member whose connection is in use.
     holding: Option<Box<dyn Hold>>,
 }
@@ -427,43 +449,82 @@ impl Drop for Unanswered {
     }
 }
 
+/// The server name to send to a pool that re-encrypts: the configured one,
+/// else the host the backend is sent, else the host the client asked for.
+fn sni_for(
+    state: &PlanState,
+    route: &CompiledRoute,
+    backend: &BackendPool,
+    backend_host: Option<&[u8]>,
+    host: &str,
+) -> Option<Arc<str>> {
+    backend.tls.as_ref()?;
+    let configured = state
+        .config
+        .backend(&route.pool)
+        .tls
+        .as_ref()
+        .and_then(|t| t.server_name.clone());
+    let from_host = backend_host
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok())
+        .map(|a| a.host().to_string());
+    Some(Arc::from(configured.or(from_host).unwrap_or_else(|| host.to_string())))
+}
+
+/// Where a member of the route's pool is reached. A function, not a
+/// closure: a closure would keep its captures in the forward future.
+fn target(member: &MemberInfo, route: &CompiledRoute, listener_port: u16, sni: &Option<Arc<str>>) -> Target {
+    Target {
+        host: member.host.clone(),
+        port: route.backend_port.or(member.port).unwrap_or(listener_port),
+        tls: sni.clone().map(|s| (route.pool.clone(), s)),
+    }
+}
+
 /// Takes this connection's pinned backend connection if it serves the route's
 /// pool (same member address); a pin to a connection that died is dropped.
-fn take_pinned(ctx: &ConnCtx, pool: &str, target_of: impl Fn(usize) -> Target) -> Option<Pinned> {
+fn take_pinned(ctx: &ConnCtx, members: usize, target_of: impl Fn(usize) -> Target) -> Option<Pinned> {
     let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
     let p = slot.as_mut()?;
     if !p.conn.probably_open() {
         *slot = None;
         return None;
     }
-    let members = ctx.plan.members.get(pool)?;
-    let member = (0..members.len()).find(|&i| target_of(i) == p.target)?;
+    let member = (0..members).find(|&i| target_of(i) == p.target)?;
     let mut p = slot.take()?;
     p.member = member;
     Some(p)
 }
 
-/// Waits for the response head, while the request body may still be
-/// flowing: idle means no byte moved either way for `idle`.
-async fn wait<F, T>(fut: F, activity: &Activity, idle: Duration, total: Option<Instant>) -> Result<T, &'static str>
-where
-    F: std::future::Future<Output = T>,
-{
-    tokio::pin!(fut);
+/// Whether the route's idle or total timeout ran out while the request
+/// waits for its response head (the request body may still be flowing:
+/// idle means no byte moved either way for `idle`). A timer that fires
+/// early, because bytes moved since it was set, is set again.
+fn expired(
+    mut timer: Pin<&mut tokio::time::Sleep>,
+    activity: &Activity,
+    idle: Duration,
+    total: Option<Instant>,
+    cx: &mut Context<'_>,
+) -> Poll<&'static str> {
     loop {
-        let idle_at = activity.deadline(idle);
-        let deadline = total.map_or(idle_at, |t| t.min(idle_at));
-        tokio::select! {
-            r = &mut fut => return Ok(r),
-            _ = tokio::time::sleep_until(deadline.into()) => {
-                let now = Instant::now();
-                if total.is_some_and(|t| now >= t) {
-                    return Err("total timeout");
-                }
-                if now >= activity.deadline(idle) {
-                    return Err("idle timeout waiting for response");
-                }
-            }
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
         }
+        let now = Instant::now();
+        if total.is_some_and(|t| now >= t) {
+            return Poll::Ready("total timeout");
+        }
+        if now >= activity.deadline(idle) {
+            return Poll::Ready("idle timeout waiting for response");
+        }
+        timer.as_mut().reset(first_deadline(activity, idle, total).into());
     }
+}
+
+/// The earlier of the idle and the total deadline.
+fn first_deadline(activity: &Activity, idle: Duration, total: Option<Instant>) -> Instant {
+    let idle_at = activity.deadline(idle);
+    total.map_or(idle_at, |t| t.min(idle_at))
 }

@@ -57,6 +57,14 @@ pub(crate) struct MemberInfo {
     pub label: Option<Arc<str>>,
 }
 
+/// One pool as the forward phase needs it. Routes name it by its index in
+/// the topology's pools, resolved when the route table is compiled.
+pub(crate) struct BackendPool {
+    pub members: Vec<MemberInfo>,
+    /// Set when the pool re-encrypts to its members.
+    pub tls: Option<Arc<ClientConfig>>,
+}
+
 /// The proxy's view of one plan.
 pub(crate) struct PlanState {
     pub plan: Arc<Plan>,
@@ -65,9 +73,8 @@ pub(crate) struct PlanState {
     pub counters: AclCounters,
     pub deny_log: LogLimiter,
     pub zone_names: Vec<Arc<str>>,
-    /// Every pool's members as the forward phase needs them, by pool name.
-    pub members: HashMap<String, Vec<MemberInfo>>,
-    pub backend_tls: HashMap<String, Arc<ClientConfig>>,
+    /// By the pool's index in the topology.
+    pub pools: Vec<BackendPool>,
     /// The `[http]` settings and backend TLS of this plan.
     pub config: ProxyConfig,
     /// For redirects: the port of an https listener serving each host.
@@ -116,12 +123,13 @@ impl PlanState {
                 listeners.insert(SocketAddr::new(l.address.value, port), state);
             }
         }
-        let members = plan
+        let mut backend_tls = upstream::backend_tls_configs(&config, base_dir, &certs)?;
+        let pools = plan
             .topology
             .pools
             .iter()
             .map(|p| {
-                let infos = p
+                let members = p
                     .members
                     .iter()
                     .map(|m| MemberInfo {
@@ -133,16 +141,18 @@ impl PlanState {
                             .map(|p| Arc::from(format!("{}:{}", m.host.value, p.value))),
                     })
                     .collect();
-                (p.name.value.clone(), infos)
+                BackendPool {
+                    members,
+                    tls: backend_tls.remove(&p.name.value),
+                }
             })
             .collect();
         Ok(PlanState {
             counters: plan.acl.counters(),
             deny_log: LogLimiter::new(20, Duration::from_secs(10)),
             zone_names: plan.zone_names.iter().map(|z| Arc::from(z.as_str())).collect(),
-            backend_tls: upstream::backend_tls_configs(&config, base_dir, &certs)?,
             config,
-            members,
+            pools,
             listeners,
             https_port,
             plan,

@@ -18,7 +18,7 @@ use crate::Shared;
 
 /// Runs one tunnel to completion. It counts as a live connection for
 /// shutdown, and ends when shutdown's deadline passes.
-pub(crate) async fn run(shared: Arc<Shared>, client: OnUpgrade, backend: BackendConn, idle: Duration) {
+pub(crate) async fn run(shared: Arc<Shared>, client: OnUpgrade, backend: Box<BackendConn>, idle: Duration) {
     let _live = shared.tracker.enter();
     let mut stop = shared.stop.subscribe();
     let Ok(client) = client.await else {

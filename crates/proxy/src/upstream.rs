@@ -58,7 +58,7 @@ impl std::fmt::Display for ConnectError {
 
 /// Keyed by configuration values, not by anything a client sends, so the
 /// faster non-keyed hash is safe here.
-type IdleList = rustc_hash::FxHashMap<Target, VecDeque<(BackendConn, Instant)>>;
+type IdleList = rustc_hash::FxHashMap<Target, VecDeque<(Box<BackendConn>, Instant)>>;
 
 /// Idle backend connections, by target, kept apart per connection worker
 /// ([`crate::workers`]): a backend connection's socket is registered with
@@ -88,7 +88,7 @@ impl Upstreams {
 
     /// A pooled connection that still looks open, newest first. `now` is
     /// the caller's recent reading of the clock.
-    pub fn take(&self, target: &Target, now: Instant) -> Option<BackendConn> {
+    pub fn take(&self, target: &Target, now: Instant) -> Option<Box<BackendConn>> {
         let mut idle = self.mine();
         let list = idle.get_mut(target)?;
         while let Some((mut conn, since)) = list.pop_back() {
@@ -100,7 +100,7 @@ impl Upstreams {
     }
 
     /// Returns a connection after a cleanly completed exchange, at `now`.
-    pub fn put(&self, target: Target, conn: BackendConn, now: Instant) {
+    pub fn put(&self, target: Target, conn: Box<BackendConn>, now: Instant) {
         let mut idle = self.mine();
         let list = idle.entry(target).or_default();
         while list.front().is_some_and(|(_, t)| now.duration_since(*t) >= self.keep) {
@@ -117,7 +117,7 @@ impl Upstreams {
         target: &Target,
         tls: Option<Arc<ClientConfig>>,
         timeout: Duration,
-    ) -> Result<BackendConn, ConnectError> {
+    ) -> Result<Box<BackendConn>, ConnectError> {
         let fut = async {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((&*target.host, target.port))
                 .await

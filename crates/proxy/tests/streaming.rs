@@ -159,6 +159,38 @@ async fn long_idle_route_outlives_a_silence_that_the_short_route_cuts() {
 }
 
 #[tokio::test]
+async fn total_timeout_cuts_the_wait_for_an_answer_while_the_upload_keeps_it_busy() {
+    let lab = lab().await;
+    let mut c = h1(lab.addr, "total.lab.test").await;
+    // A chunk every 100 ms for 3 s: never idle for the route's 1 s, and the
+    // backend answers only once the body has ended.
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        for _ in 0..30 {
+            if tx.send(Frame::data(Bytes::from_static(b"chunk"))).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let req = Request::builder()
+        .method("POST")
+        .uri("/upload")
+        .header("host", "total.lab.test")
+        .body(ChannelBody(rx).boxed())
+        .unwrap();
+    let started = Instant::now();
+    c.ready().await.unwrap();
+    let resp = c.send_request(req).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(resp.status(), 504);
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_millis(1900),
+        "cut at the 1.5 s total timeout, not at the idle timer's next turn: {took:?}"
+    );
+}
+
+#[tokio::test]
 async fn mapi_pending_keepalives_stream_through_as_they_are_sent() {
     let lab = lab().await;
     // Five PENDING chunks 300 ms apart: 1.5 s in all, beyond the 1 s idle
