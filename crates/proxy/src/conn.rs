@@ -77,7 +77,7 @@ impl ConnCtx {
             zone: self.plan.zone_names[client.zone.0 as usize].clone(),
             listener: self.listener.name.clone(),
             route,
-            member: Arc::from("-"),
+            member: crate::exchange::dash(),
             method: method.clone(),
             host,
             status,
@@ -100,7 +100,7 @@ impl ConnCtx {
         why: &'static str,
         started: Instant,
     ) {
-        let host = crate::routing::request_host(req).unwrap_or_else(|| Arc::from("-"));
+        let host = crate::routing::request_host(req).unwrap_or_else(crate::exchange::dash);
         let mut r = self.record(client, req.method(), host, route, status);
         r.outcome = Some(why);
         r.duration = started.elapsed();
@@ -250,13 +250,20 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, req: http::Request<ClientBody>) -> Handl
         Ok(client) => client,
         Err(denied) => {
             let resp = phases::page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
-            ctx.log_early(&denied, &req, Arc::from("-"), 403, "client denied", started);
+            ctx.log_early(&denied, &req, crate::exchange::dash(), 403, "client denied", started);
             return Handling::Answered(Some(resp));
         }
     };
     match phases::route(&ctx, &client, &req) {
         Routed::Respond(resp, why) => {
-            ctx.log_early(&client, &req, Arc::from("-"), resp.status().as_u16(), why, started);
+            ctx.log_early(
+                &client,
+                &req,
+                crate::exchange::dash(),
+                resp.status().as_u16(),
+                why,
+                started,
+            );
             Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {

@@ -49,6 +49,16 @@ pub struct AccessRecord {
     pub outcome: Option<&'static str>,
 }
 
+/// `-`, what a record says for a member or host it has none of. One
+/// string per thread: a fresh one would cost an allocation per request,
+/// and one for all threads would bounce its count between cores.
+pub(crate) fn dash() -> Arc<str> {
+    thread_local! {
+        static DASH: Arc<str> = Arc::from("-");
+    }
+    DASH.with(Arc::clone)
+}
+
 /// Where access records go. The default writes them with `tracing` (target
 /// `gatehouse::access`, level INFO).
 pub trait AccessLog: Send + Sync + 'static {
