@@ -25,8 +25,9 @@
 # worker_processes 1). The
 # backend (bench/src/bin/http_backend.rs, a hyper server answering a static
 # 128-byte page) and the load generators share CPU 1. Logging is off in all
-# three. All three set X-Forwarded-For/-Proto, keep backend connections alive
-# and do not buffer bodies.
+# three. All three send the backend the same four forwarding headers
+# (X-Forwarded-For, -Proto, -Host and Forwarded, which gatehouse always
+# sets), keep backend connections alive and do not buffer bodies.
 #
 # Needs haproxy, nginx-light, wrk, nghttp2-client (h2load); installed below
 # when missing (apt-get, as root).
@@ -136,8 +137,10 @@ defaults
   option http-keep-alive
 frontend fe
   bind 127.0.0.1:$ha_port ssl crt $work/haproxy.pem alpn h2,http/1.1
-  option forwardfor
+  http-request set-header X-Forwarded-For %[src]
   http-request set-header X-Forwarded-Proto https
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header Forwarded "for=%[src];proto=https;host=%[req.hdr(host)]"
   default_backend be
 backend be
   http-reuse safe
@@ -178,6 +181,8 @@ http {
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$remote_addr;
       proxy_set_header X-Forwarded-Proto https;
+      proxy_set_header X-Forwarded-Host \$host;
+      proxy_set_header Forwarded "for=\$remote_addr;proto=https;host=\$host";
       proxy_buffering off;
       proxy_request_buffering off;
     }
@@ -210,23 +215,29 @@ median() {
     awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
 }
 
-# One round of the throughput measurements against one proxy.
-run_once() { # name
-  local name=$1 url="https://127.0.0.1:${port_of[$1]}/" out
-  out=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" --latency -H "Host: $host" "$url")
-  samples[$name,rps]+=" $(awk '/Requests\/sec/ {print $2}' <<<"$out")"
-  samples[$name,p99]+=" $(us "$(awk '$1=="99%" {print $2}' <<<"$out")")"
-  check_wrk "$name keep-alive" "$out"
-  out=$(taskset -c 1 h2load -c20 -m10 -D "$secs" -H ":authority: $host" "$url" 2>&1)
-  samples[$name,h2]+=" $(awk '/^finished in/ {print $4}' <<<"$out")"
-  grep -q "status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx" <<<"$out" ||
-    notes+=("$name HTTP/2: $(grep 'status codes' <<<"$out")")
-  out=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" -H "Host: $host" -H "Connection: close" "$url")
-  samples[$name,cps]+=" $(awk '/Requests\/sec/ {print $2}' <<<"$out")"
-  check_wrk "$name new connections" "$out"
-  out=$(taskset -c 1 "$bin/http_latency" "127.0.0.1:${port_of[$name]}" "$host" "$fixed_rate" "$secs")
-  samples[$name,fixed]+=" $(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$out")"
-  grep -q " failed=0 " <<<"$out" || notes+=("$name fixed rate: $out")
+# One measurement against one proxy.
+measure() { # kind name
+  local kind=$1 name=$2 url="https://127.0.0.1:${port_of[$2]}/" out
+  case $kind in
+    keep-alive)
+      out=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" --latency -H "Host: $host" "$url")
+      samples[$name,rps]+=" $(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+      samples[$name,p99]+=" $(us "$(awk '$1=="99%" {print $2}' <<<"$out")")"
+      check_wrk "$name keep-alive" "$out" ;;
+    h2)
+      out=$(taskset -c 1 h2load -c20 -m10 -D "$secs" -H ":authority: $host" "$url" 2>&1)
+      samples[$name,h2]+=" $(awk '/^finished in/ {print $4}' <<<"$out")"
+      grep -q "status codes: [0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx" <<<"$out" ||
+        notes+=("$name HTTP/2: $(grep 'status codes' <<<"$out")") ;;
+    close)
+      out=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" -H "Host: $host" -H "Connection: close" "$url")
+      samples[$name,cps]+=" $(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+      check_wrk "$name new connections" "$out" ;;
+    fixed)
+      out=$(taskset -c 1 "$bin/http_latency" "127.0.0.1:${port_of[$name]}" "$host" "$fixed_rate" "$secs")
+      samples[$name,fixed]+=" $(sed -n 's/.* p99_us=\([0-9]*\).*/\1/p' <<<"$out")"
+      grep -q " failed=0 " <<<"$out" || notes+=("$name fixed rate: $out") ;;
+  esac
 }
 
 # Resident memory before and with many idle TLS connections.
@@ -243,8 +254,8 @@ idle_test() { # name
 }
 
 # All three run at once (an idle proxy costs nothing); the measurements
-# are interleaved round by round and the median is reported, so that a
-# burst of load from elsewhere on the machine does not land on one proxy.
+# are interleaved and the median is reported, so that a burst of load
+# from elsewhere on the machine does not land on one proxy.
 taskset -c 0 "$bin/gatehouse" run --config "$work/topology.toml" --http-workers 1 --log-level warn,rustls=error 2>"$work/gatehouse.log" &
 pid_of[gatehouse]=$!; pids+=($!); port_of[gatehouse]=$gh_port
 taskset -c 0 haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" &
@@ -256,9 +267,16 @@ for name in "${proxies[@]}"; do
   wait_port "${port_of[$name]}"
   taskset -c 1 wrk -t1 -c50 -d2s -H "Host: $host" "https://127.0.0.1:${port_of[$name]}/" >/dev/null 2>&1 || true
 done
+# Each measurement runs against the three proxies back to back, in the
+# opposite order every other round, so that the proxies compared are
+# measured seconds apart and a drift in the machine's speed favours none.
 for round in $(seq "$rounds"); do
-  for name in "${proxies[@]}"; do
-    run_once "$name"
+  order=("${proxies[@]}")
+  [ $((round % 2)) -eq 0 ] && order=(nginx haproxy gatehouse)
+  for kind in keep-alive h2 close fixed; do
+    for name in "${order[@]}"; do
+      measure "$kind" "$name"
+    done
   done
 done
 raw=()
@@ -274,14 +292,25 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
+# The median of the rounds' own gatehouse / HAProxy ratios: each pair was
+# measured seconds apart, so this is steadier than the ratio of medians
+# when the machine's speed drifts.
+paired() { # key
+  local g h r="" i
+  read -ra g <<<"${samples[gatehouse,$1]:-}"
+  read -ra h <<<"${samples[haproxy,$1]:-}"
+  for i in "${!g[@]}"; do r+=" $(ratio "${g[$i]}" "${h[$i]:-0}")"; done
+  [ -n "$r" ] && median "$r" | awk '{printf "%.2f", $1}' || echo "—"
+}
+
 row() { # label key
   local g=${result[gatehouse,$2]} h=${result[haproxy,$2]} n=${result[nginx,$2]}
-  echo "| $1 | $g | $h | $n | $(ratio "$g" "$h") | $(ratio "$g" "$n") |"
+  echo "| $1 | $g | $h | $n | $(ratio "$g" "$h") | $(paired "$2") | $(ratio "$g" "$n") |"
 }
 
 table=$(cat <<MD
-| measurement | gatehouse | HAProxy | nginx | gatehouse / HAProxy | gatehouse / nginx |
-| --- | --- | --- | --- | --- | --- |
+| measurement | gatehouse | HAProxy | nginx | gatehouse / HAProxy | gatehouse / HAProxy, median of rounds | gatehouse / nginx |
+| --- | --- | --- | --- | --- | --- | --- |
 $(row "keep-alive HTTPS/1.1 req/s (wrk, 50 conns)" rps)
 $(row "keep-alive p99 latency at saturation, µs (wrk; lower is better)" p99)
 $(row "p99 latency at $fixed_rate req/s, µs (http_latency, 50 conns; lower is better)" fixed)
