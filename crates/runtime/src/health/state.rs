@@ -33,6 +33,9 @@ pub(crate) struct MemberState {
     /// The member's address: set once for IP literals, by resolution for
     /// host names. `None` until a name resolves: such a member is not picked.
     resolved: RwLock<Option<IpAddr>>,
+    /// Whether `resolved` holds an address, for picks: reading the lock
+    /// writes its count, and every worker's picks would contend for it.
+    has_ip: AtomicBool,
     track: Mutex<Track>,
     pub(crate) metrics: MemberMetrics,
 }
@@ -59,6 +62,7 @@ impl MemberState {
             ejected_until: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             resolved: RwLock::new(literal),
+            has_ip: AtomicBool::new(literal.is_some()),
             track: Mutex::new(Track {
                 rises: 0,
                 falls: 0,
@@ -92,7 +96,7 @@ impl MemberState {
 
     /// Up, and with an address to connect to.
     pub(crate) fn available(&self, now: u64) -> bool {
-        self.status_at(now) == Status::Up && self.ip().is_some()
+        self.status_at(now) == Status::Up && self.has_ip.load(Ordering::Relaxed)
     }
 
     /// Not draining and passing its checks, but ejected after connect
@@ -101,7 +105,7 @@ impl MemberState {
         !self.draining.load(Ordering::Relaxed)
             && self.checked_up.load(Ordering::Relaxed)
             && self.is_ejected(now)
-            && self.ip().is_some()
+            && self.has_ip.load(Ordering::Relaxed)
     }
 
     pub(crate) fn ip(&self) -> Option<IpAddr> {
@@ -116,6 +120,7 @@ impl MemberState {
                 None => tracing::warn!(member = %self.key, "member address no longer resolves"),
             }
             *slot = ip;
+            self.has_ip.store(ip.is_some(), Ordering::Relaxed);
         }
     }
 
@@ -302,6 +307,19 @@ mod tests {
 
     fn end_ejection(m: &MemberState) {
         m.ejected_until.store(0, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn a_member_is_available_only_while_it_has_an_address() {
+        let m = member(3);
+        let now = now_nanos();
+        assert!(!m.available(now), "a name that has not resolved yet");
+        m.set_ip(Some("10.0.0.1".parse().unwrap()));
+        assert!(m.available(now));
+        m.ejected_until.store(now + 1_000_000_000, Ordering::Relaxed);
+        assert!(!m.available(now) && m.last_resort(now), "ejected: a last resort");
+        m.set_ip(None);
+        assert!(!m.available(now) && !m.last_resort(now), "the name stopped resolving");
     }
 
     #[test]
