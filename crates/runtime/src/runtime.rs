@@ -318,6 +318,12 @@ impl Runtime {
         self.current.load().pools.clone()
     }
 
+    /// Runs `f` on the current plan's pools without taking a count on
+    /// them: for work as short as one pick, which every request does.
+    pub fn with_pools<R>(&self, f: impl FnOnce(&Pools) -> R) -> R {
+        f(&self.current.load().pools)
+    }
+
     /// The current plan's accept-phase gate and ACL counters.
     pub fn gate(&self) -> Arc<Gate> {
         self.current.load().gate.clone()

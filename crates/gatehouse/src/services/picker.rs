@@ -11,8 +11,9 @@
 //! runtime's [`MemberGuard`] is the proxy's [`Hold`]: it travels with the
 //! request, and dropping it ends the connection's count.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use gatehouse_model::topology::Pool as ModelPool;
 use gatehouse_proxy::{AffinityHint, Hold, MemberPicker, PickRequest, Picked};
 use gatehouse_runtime::pool::client_hash;
@@ -78,69 +79,79 @@ impl Hold for RuntimeHold {
 pub struct RuntimePicker {
     l4: Arc<Runtime>,
     /// By pool name. FxHash: the keys come from the configuration, never
-    /// from a client.
-    translations: RwLock<HashMap<String, Arc<Translation>>>,
+    /// from a client. An `ArcSwap`, not a lock: it changes only after a
+    /// reload, and reading a lock writes its count, which every worker's
+    /// picks would contend for.
+    translations: ArcSwap<HashMap<String, Arc<Translation>>>,
 }
 
 impl RuntimePicker {
     pub fn new(l4: Arc<Runtime>) -> RuntimePicker {
         RuntimePicker {
             l4,
-            translations: RwLock::default(),
+            translations: ArcSwap::default(),
         }
     }
 
-    /// The translation of `pool` onto the runtime's current pool of that
-    /// name, worked out again only when either side changed.
-    fn translation(&self, pool: &ModelPool) -> Option<Arc<Translation>> {
-        let pools = self.l4.pools();
-        let runtime = pools.get(&pool.name.value)?;
-        let known = self.translations.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some(t) = known.get(&pool.name.value).filter(|t| t.serves(pool, runtime)) {
-            return Some(t.clone());
-        }
-        drop(known);
-        let fresh = Arc::new(Translation::new(pool, runtime));
-        self.translations
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(pool.name.value.clone(), fresh.clone());
-        Some(fresh)
+    /// Runs `f` on the translation of `pool` onto the runtime's current
+    /// pool of that name, worked out again only when either side changed.
+    fn with_translation<R>(&self, pool: &ModelPool, f: impl FnOnce(&Translation) -> R) -> Option<R> {
+        self.l4.with_pools(|pools| {
+            let runtime = pools.get(&pool.name.value)?;
+            if let Some(t) = self.translations.load().get(&pool.name.value) {
+                if t.serves(pool, runtime) {
+                    return Some(f(t));
+                }
+            }
+            let fresh = Arc::new(Translation::new(pool, runtime));
+            self.translations.rcu(|known| {
+                let mut known = HashMap::clone(known);
+                known.insert(pool.name.value.clone(), fresh.clone());
+                known
+            });
+            Some(f(&fresh))
+        })
     }
 }
 
 impl MemberPicker for RuntimePicker {
     fn pick(&self, req: &PickRequest<'_>) -> Option<Picked> {
-        let t = self.translation(req.pool)?;
-        let to_runtime = |i: usize| t.to_runtime.get(i).copied().flatten();
-        let exclude: Vec<usize> = req.exclude.iter().filter_map(|&i| to_runtime(i)).collect();
-        let ctx = PickContext {
-            client: req.client,
-            sticky_member: match req.affinity {
-                AffinityHint::Member(i) => to_runtime(i),
-                _ => None,
-            },
-            affinity: (req.affinity == AffinityHint::SourceIp).then(|| client_hash(req.client)),
-            exclude: &exclude,
-        };
-        let guard = t.runtime.pick(&ctx)?;
-        let member = t.to_runtime.iter().position(|&r| r == Some(guard.index()))?;
-        Some(Picked {
-            member,
-            hold: Box::new(RuntimeHold(guard)),
-        })
+        self.with_translation(req.pool, |t| pick_in(t, req)).flatten()
     }
 
     fn hold(&self, pool: &ModelPool, member: usize) -> Option<Box<dyn Hold>> {
-        let t = self.translation(pool)?;
-        let guard = t
-            .to_runtime
-            .get(member)
-            .copied()
-            .flatten()
-            .and_then(|i| t.runtime.hold(i))?;
-        Some(Box::new(RuntimeHold(guard)))
+        self.with_translation(pool, |t| {
+            let guard = t
+                .to_runtime
+                .get(member)
+                .copied()
+                .flatten()
+                .and_then(|i| t.runtime.hold(i))?;
+            Some(Box::new(RuntimeHold(guard)) as Box<dyn Hold>)
+        })
+        .flatten()
     }
+}
+
+/// A pick from the runtime pool that `t` translates onto.
+fn pick_in(t: &Translation, req: &PickRequest<'_>) -> Option<Picked> {
+    let to_runtime = |i: usize| t.to_runtime.get(i).copied().flatten();
+    let exclude: Vec<usize> = req.exclude.iter().filter_map(|&i| to_runtime(i)).collect();
+    let ctx = PickContext {
+        client: req.client,
+        sticky_member: match req.affinity {
+            AffinityHint::Member(i) => to_runtime(i),
+            _ => None,
+        },
+        affinity: (req.affinity == AffinityHint::SourceIp).then(|| client_hash(req.client)),
+        exclude: &exclude,
+    };
+    let guard = t.runtime.pick(&ctx)?;
+    let member = t.to_runtime.iter().position(|&r| r == Some(guard.index()))?;
+    Some(Picked {
+        member,
+        hold: Box::new(RuntimeHold(guard)),
+    })
 }
 
 #[cfg(test)]
