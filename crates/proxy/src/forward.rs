@@ -485,6 +485,10 @@ fn target(member: &MemberInfo, route: &CompiledRoute, listener_port: u16, sni: &
 /// Takes this connection's pinned backend connection if it serves the route's
 /// pool (same member address); a pin to a connection that died is dropped.
 fn take_pinned(ctx: &ConnCtx, members: usize, target_of: impl Fn(usize) -> Target) -> Option<Pinned> {
+    if ctx.h2 {
+        // Never pinned (see the module docs): spare every stream the lock.
+        return None;
+    }
     let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
     let p = slot.as_mut()?;
     if !p.conn.probably_open() {
