@@ -335,7 +335,7 @@ async fn an_affinity_key_file_keeps_cookies_valid_across_restarts() {
             topology(port, &list, "cookie")
         );
         let base = dir.path().to_path_buf();
-        async move { start(plan(&text), move |o| o.base_dir = base).await.0 }
+        async move { restart(plan(&text), move |o| o.base_dir = base.clone()).await.0 }
     };
     let port = free_port();
     let url = format!("https://mail.lab.test:{port}/owa/");

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gatehouse_model::Plan;
-use gatehouse_proxy::{AccessLog, AccessRecord, HttpProxy, ProxyOptions};
+use gatehouse_proxy::{AccessLog, AccessRecord, HttpProxy, ProxyError, ProxyOptions};
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::{Request, Response};
@@ -108,6 +108,28 @@ pub async fn start(plan: Arc<Plan>, configure: impl FnOnce(&mut ProxyOptions)) -
     configure(&mut options);
     let proxy = HttpProxy::start_with(plan, options).await.expect("proxy starts");
     (proxy, log)
+}
+
+/// Starts the proxy again on the port a proxy of this test just released.
+/// Under load that start failed now and then with "address in use" (6 of
+/// 20 runs beside a busy loop on each core): until it binds, the kernel
+/// may give the port to a connection of a test running beside this one.
+/// A port in use is tried again for up to five seconds.
+pub async fn restart(plan: Arc<Plan>, configure: impl Fn(&mut ProxyOptions)) -> (HttpProxy, Arc<Capture>) {
+    for _ in 0..100 {
+        let log = Arc::new(Capture::default());
+        let mut options = ProxyOptions::new(std::env::temp_dir());
+        options.access_log = log.clone();
+        configure(&mut options);
+        match HttpProxy::start_with(plan.clone(), options).await {
+            Ok(proxy) => return (proxy, log),
+            Err(ProxyError::Bind { source, .. }) if source.kind() == std::io::ErrorKind::AddrInUse => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("proxy starts: {e:?}"),
+        }
+    }
+    panic!("the port stayed in use for five seconds");
 }
 
 // ---------------------------------------------------------------------------
