@@ -43,7 +43,7 @@ use crate::pages;
 use crate::phases::page;
 use crate::picker::{AffinityHint, Hold, PickRequest, Picked};
 use crate::routing::CompiledRoute;
-use crate::state::{BackendPool, MemberInfo, PlanState};
+use crate::state::{BackendPool, MemberInfo};
 use crate::upstream::Target;
 use crate::wire::RequestHead;
 
@@ -160,7 +160,7 @@ pub(crate) fn forward(
                 headers: &parts.headers,
                 forwarding: Some(&forwarding),
             };
-            (head, sni_for(state, &route, backend, backend_host, &host))
+            (head, sni_for(backend, backend_host, &host))
         };
 
         let mut tried: Vec<usize> = Vec::new();
@@ -451,25 +451,16 @@ impl Drop for Unanswered {
 
 /// The server name to send to a pool that re-encrypts: the configured one,
 /// else the host the backend is sent, else the host the client asked for.
-fn sni_for(
-    state: &PlanState,
-    route: &CompiledRoute,
-    backend: &BackendPool,
-    backend_host: Option<&[u8]>,
-    host: &str,
-) -> Option<Arc<str>> {
+fn sni_for(backend: &BackendPool, backend_host: Option<&[u8]>, host: &Arc<str>) -> Option<Arc<str>> {
     backend.tls.as_ref()?;
-    let configured = state
-        .config
-        .backend(&route.pool)
-        .tls
-        .as_ref()
-        .and_then(|t| t.server_name.clone());
+    if let Some(configured) = &backend.server_name {
+        return Some(configured.clone());
+    }
     let from_host = backend_host
         .and_then(|h| std::str::from_utf8(h).ok())
         .and_then(|h| h.parse::<http::uri::Authority>().ok())
-        .map(|a| a.host().to_string());
-    Some(Arc::from(configured.or(from_host).unwrap_or_else(|| host.to_string())))
+        .map(|a| Arc::from(a.host()));
+    Some(from_host.unwrap_or_else(|| host.clone()))
 }
 
 /// Where a member of the route's pool is reached. A function, not a

@@ -63,6 +63,8 @@ pub(crate) struct BackendPool {
     pub members: Vec<MemberInfo>,
     /// Set when the pool re-encrypts to its members.
     pub tls: Option<Arc<ClientConfig>>,
+    /// The server name configured for that, if any.
+    pub server_name: Option<Arc<str>>,
 }
 
 /// The proxy's view of one plan.
@@ -144,6 +146,12 @@ impl PlanState {
                 BackendPool {
                     members,
                     tls: backend_tls.remove(&p.name.value),
+                    server_name: config
+                        .backend(&p.name.value)
+                        .tls
+                        .as_ref()
+                        .and_then(|t| t.server_name.as_deref())
+                        .map(Arc::from),
                 }
             })
             .collect();
