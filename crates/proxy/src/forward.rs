@@ -168,11 +168,12 @@ pub(crate) fn forward(
         loop {
             // Pick: the pinned member if this connection has one in this pool,
             // else whatever the picker says.
-            let (member, via, mut conn, mut hold) = match take_pinned(&ctx, backend.members.len(), |i| {
+            let (member, target, via, mut conn, mut hold) = match take_pinned(&ctx, backend.members.len(), |i| {
                 target(&backend.members[i], &route, ctx.listener.port, &sni)
             }) {
                 Some(p) => (
                     p.member,
+                    p.target,
                     Via::Pinned,
                     Some(p.conn),
                     ctx.shared.picker.hold(pool, p.member),
@@ -195,21 +196,18 @@ pub(crate) fn forward(
                         };
                         return pending.answer(status, why, lang);
                     };
+                    let target = target(&backend.members[i], &route, ctx.listener.port, &sni);
                     let pooled = if wants_pin {
                         None
                     } else {
-                        ctx.shared.upstreams.take(
-                            &target(&backend.members[i], &route, ctx.listener.port, &sni),
-                            pending.started,
-                        )
+                        ctx.shared.upstreams.take(&target, pending.started)
                     };
                     match pooled {
-                        Some(c) => (i, Via::Pooled, Some(c), Some(hold)),
-                        None => (i, Via::New, None, Some(hold)),
+                        Some(c) => (i, target, Via::Pooled, Some(c), Some(hold)),
+                        None => (i, target, Via::New, None, Some(hold)),
                     }
                 }
             };
-            let target = target(&backend.members[member], &route, ctx.listener.port, &sni);
             pending.rec().member = match (&backend.members[member].label, route.backend_port) {
                 (Some(label), None) => label.clone(),
                 _ => format!("{}:{}", target.host, target.port).into(),
