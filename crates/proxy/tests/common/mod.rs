@@ -100,12 +100,18 @@ impl Capture {
     }
 }
 
-/// Starts the proxy with a capturing access log.
-pub async fn start(plan: Arc<Plan>, configure: impl FnOnce(&mut ProxyOptions)) -> (HttpProxy, Arc<Capture>) {
+/// Options with a capturing access log, as `configure` adjusts them.
+fn options(configure: impl FnOnce(&mut ProxyOptions)) -> (ProxyOptions, Arc<Capture>) {
     let log = Arc::new(Capture::default());
     let mut options = ProxyOptions::new(std::env::temp_dir());
     options.access_log = log.clone();
     configure(&mut options);
+    (options, log)
+}
+
+/// Starts the proxy with a capturing access log.
+pub async fn start(plan: Arc<Plan>, configure: impl FnOnce(&mut ProxyOptions)) -> (HttpProxy, Arc<Capture>) {
+    let (options, log) = options(configure);
     let proxy = HttpProxy::start_with(plan, options).await.expect("proxy starts");
     (proxy, log)
 }
@@ -117,10 +123,7 @@ pub async fn start(plan: Arc<Plan>, configure: impl FnOnce(&mut ProxyOptions)) -
 /// A port in use is tried again for up to five seconds.
 pub async fn restart(plan: Arc<Plan>, configure: impl Fn(&mut ProxyOptions)) -> (HttpProxy, Arc<Capture>) {
     for _ in 0..100 {
-        let log = Arc::new(Capture::default());
-        let mut options = ProxyOptions::new(std::env::temp_dir());
-        options.access_log = log.clone();
-        configure(&mut options);
+        let (options, log) = options(&configure);
         match HttpProxy::start_with(plan.clone(), options).await {
             Ok(proxy) => return (proxy, log),
             Err(ProxyError::Bind { source, .. }) if source.kind() == std::io::ErrorKind::AddrInUse => {
