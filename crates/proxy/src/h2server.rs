@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -24,6 +24,7 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Instant;
 
 use crate::body::{BoxError, ClientBody, ProxyBody};
 use crate::conn::{ConnCtx, Handling};
@@ -292,7 +293,8 @@ fn pipe(
     }
 }
 
-/// Keep-alive pings, as hyper's `keep_alive_interval` sent them.
+/// Keep-alive pings, as hyper's `keep_alive_interval` sent them. On tokio's
+/// clock, so that tests can pause it.
 struct Pings {
     pong: Option<PingPong>,
     timer: Pin<Box<tokio::time::Sleep>>,
@@ -306,7 +308,7 @@ impl Pings {
         let next = Instant::now() + PING_INTERVAL;
         Pings {
             pong,
-            timer: Box::pin(tokio::time::sleep_until(next.into())),
+            timer: Box::pin(tokio::time::sleep_until(next)),
             next,
             waiting: None,
         }
@@ -339,7 +341,7 @@ impl Pings {
                 }
                 None => self.next,
             };
-            self.timer.as_mut().reset(wake.into());
+            self.timer.as_mut().reset(wake);
         }
         Poll::Pending
     }
@@ -376,5 +378,72 @@ mod tests {
         let parsed = httpdate::parse_http_date(value.to_str().unwrap()).unwrap();
         let off = SystemTime::now().duration_since(parsed).unwrap();
         assert!(off < Duration::from_secs(2), "{value:?}");
+    }
+
+    /// Serves the connection's pings, and nothing else, until they fail.
+    async fn ping_until_closed(io: tokio::io::DuplexStream) -> &'static str {
+        let mut conn = h2::server::handshake(io).await.unwrap();
+        let mut pings = Pings::new(conn.ping_pong());
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(Err(why)) = pings.poll(cx) {
+                return Poll::Ready(why);
+            }
+            match conn.poll_accept(cx) {
+                Poll::Ready(_) => Poll::Ready("the client went away"),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Every frame type the server sent, with its flags, from raw bytes.
+    fn frames(mut wire: &[u8]) -> Vec<(u8, u8)> {
+        let mut seen = Vec::new();
+        while wire.len() >= 9 {
+            let len = u32::from_be_bytes([0, wire[0], wire[1], wire[2]]) as usize;
+            seen.push((wire[3], wire[4]));
+            wire = &wire[(9 + len).min(wire.len())..];
+        }
+        seen
+    }
+
+    const PING: u8 = 0x6;
+    const ACK: u8 = 0x1;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_never_answers_a_ping_is_dropped_after_the_ping_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (server, mut client) = tokio::io::duplex(1 << 20);
+        // The preface and an empty SETTINGS frame, then silence.
+        client.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await.unwrap();
+        client.write_all(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]).await.unwrap();
+        let start = Instant::now();
+        let why = tokio::time::timeout(Duration::from_secs(600), ping_until_closed(server))
+            .await
+            .expect("still open");
+        let waited = start.elapsed();
+        assert_eq!(why, "peer did not answer a ping");
+        assert!(
+            waited >= PING_INTERVAL + PING_TIMEOUT && waited < PING_INTERVAL + PING_TIMEOUT + Duration::from_secs(1),
+            "closed after {waited:?}"
+        );
+        let mut wire = Vec::new();
+        client.read_to_end(&mut wire).await.unwrap();
+        let pings = frames(&wire)
+            .into_iter()
+            .filter(|&(kind, flags)| kind == PING && flags & ACK == 0);
+        assert_eq!(pings.count(), 1, "one ping, then the close");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_answers_pings_stays_connected_while_idle() {
+        let (server, client) = tokio::io::duplex(1 << 20);
+        let (_send, conn) = h2::client::handshake(client).await.unwrap();
+        // The client's connection task answers every ping it reads.
+        let client_task = tokio::spawn(conn);
+        let idle = PING_INTERVAL * 10;
+        let served = tokio::time::timeout(idle, ping_until_closed(server)).await;
+        assert!(served.is_err(), "closed while idle: {served:?}");
+        assert!(!client_task.is_finished());
     }
 }
