@@ -1,7 +1,7 @@
 //! `describe` of the Contoso topology: golden files in English, Spanish and
 //! French (compared byte for byte; `UPDATE_GOLDEN=1` rewrites them), and
 //! explicit checks that each language names every component, user type,
-//! published URL and port of the reference (shared/REFERENCE.md) with the
+//! published URL and port of the reference (docs/reference.md) with the
 //! products' established terminology.
 
 mod common;
@@ -75,7 +75,7 @@ const EVERY_LANGUAGE: &[&str] = &[
     "10.0.10.10",
 ];
 
-/// The components, user types and legend of REFERENCE.md in each language's
+/// The components, user types and legend of docs/reference.md in each language's
 /// established terms (as in the poster's Spanish and French editions).
 fn terms(lang: Lang) -> &'static [&'static str] {
     match lang {

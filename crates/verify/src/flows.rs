@@ -12,7 +12,7 @@
 //! and routes' `user_types`); [`intent`] documents precisely which
 //! differences are errors. Findings from the reference guidance are in
 //! [`findings`] (load balancing, remote access) and [`dns`] (split DNS,
-//! certificates); each carries the words of `REFERENCE.md` it rests on.
+//! certificates); each carries the words of `docs/reference.md` it rests on.
 //!
 //! Everything here is a pure function of a [`Plan`]: no I/O.
 //!

@@ -22,7 +22,7 @@ use super::report::{Finding, Guidance, Severity};
 use super::walk::Network;
 use super::zones::ZoneKind;
 
-const DNS_GUIDANCE: &str = "REFERENCE.md, DNS guidance";
+const DNS_GUIDANCE: &str = "docs/reference.md, DNS guidance";
 
 pub const MX_TO_EOP: Guidance = Guidance {
     quote: "Exchange: split DNS; at least records for OWA, Autodiscover, ActiveSync and an MX record; with EOP, the MX points to EOP, not to the Exchange farm",
@@ -41,7 +41,7 @@ pub const SPLIT_DNS: Guidance = Guidance {
 };
 pub const ONE_PLACE_FOR_CERTIFICATES: Guidance = Guidance {
     quote: "terminates SSL (TCP 443), publishes intranet apps to the Internet for authenticated users and partners, pre-authenticates before traffic reaches the servers (Basic, NTLM, Kerberos, forms), one place to manage certificates",
-    section: "REFERENCE.md, The shared devices",
+    section: "docs/reference.md, The shared devices",
     note: Some("Not in the poster: a client that sends no SNI (older ActiveSync devices and Lync phones) is given the listener's default certificate, so that one must cover every name too."),
 };
 

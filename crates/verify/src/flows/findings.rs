@@ -1,5 +1,5 @@
 //! Findings from the reference guidance about remote access and load
-//! balancing. Each has a stable id, a severity, the words of `REFERENCE.md`
+//! balancing. Each has a stable id, a severity, the words of `docs/reference.md`
 //! it rests on, and the fix. The DNS and certificate findings are in
 //! [`super::dns`].
 //!
@@ -23,8 +23,8 @@ use super::report::{Finding, Guidance, Severity};
 use super::walk::Network;
 use super::zones::ZoneKind;
 
-const REMOTE_ACCESS: &str = "REFERENCE.md, Remote-access guidance";
-const LOAD_BALANCING: &str = "REFERENCE.md, Load-balancing guidance from the poster";
+const REMOTE_ACCESS: &str = "docs/reference.md, Remote-access guidance";
+const LOAD_BALANCING: &str = "docs/reference.md, Load-balancing guidance from the poster";
 
 pub const LYNC_OVER_VPN: Guidance = Guidance {
     quote: "VPN: not recommended for Lync; Lync remote traffic should use the Edge server and split tunnelling.",
@@ -55,22 +55,22 @@ pub const SIP_DNS: Guidance = Guidance {
     quote: "Lync: DNS load balancing for SIP; a hardware (HTTP-aware) load balancer is required for Lync web HTTPS.",
     section: LOAD_BALANCING,
     note: Some(
-        "REFERENCE.md, The shared devices: DNS load balancing is \"recommended for Lync SIP traffic to Lync pools\".",
+        "docs/reference.md, The shared devices: DNS load balancing is \"recommended for Lync SIP traffic to Lync pools\".",
     ),
 };
 pub const EXCHANGE_HEALTH: Guidance = Guidance {
     quote: "mail.contoso.com carries the Exchange virtual directories Autodiscover, ecp, EWS, Microsoft-Server-ActiveSync, OAB, owa and PowerShell",
-    section: "REFERENCE.md, User types and what each reaches",
+    section: "docs/reference.md, User types and what each reaches",
     note: Some("Not in the poster: Exchange 2013's Managed Availability answers /<virtual directory>/healthcheck.htm for each protocol, while / only redirects to /owa, so a check on / stays green when a protocol is down (Exchange Server 2013 load-balancing documentation)."),
 };
 pub const ACTIVESYNC_IDLE: Guidance = Guidance {
     quote: "Basic over SSL (ActiveSync, Autodiscover), forms (OWA): gateway -> Exchange VIP -> Exchange",
-    section: "REFERENCE.md, User types and what each reaches",
+    section: "docs/reference.md, User types and what each reaches",
     note: Some("Not in the poster: ActiveSync direct push holds each request open for the device's heartbeat interval, commonly 15 minutes and up to 59; an idle timeout below 15 minutes cuts those requests and drains phone batteries with reconnects (Exchange ActiveSync direct-push documentation)."),
 };
 pub const POOL_SPREADS: Guidance = Guidance {
     quote: "one virtual IP per product (Lync VIP, SharePoint VIP, Exchange VIP) spreading client sessions over the server pool",
-    section: "REFERENCE.md, The shared devices",
+    section: "docs/reference.md, The shared devices",
     note: None,
 };
 

@@ -283,9 +283,9 @@ impl Severity {
 /// Where a finding's advice comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Guidance {
-    /// Words quoted from `REFERENCE.md` (the English restatement of the poster).
+    /// Words quoted from `docs/reference.md` (the English restatement of the poster).
     pub quote: &'static str,
-    /// The section of `REFERENCE.md` they come from.
+    /// The section of `docs/reference.md` they come from.
     pub section: &'static str,
     /// What the poster does not say and the finding adds, with its source.
     pub note: Option<&'static str>,
