@@ -38,7 +38,9 @@ use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, Upstre
 use crate::client::Client;
 use crate::conn::{ConnCtx, Pinned};
 use crate::exchange::{AccessRecord, AfterUse, Exchange};
-use crate::headers::{is_connection_auth, strip_client_supplied, strip_hop_by_hop, ForwardedFor, Rendered};
+use crate::headers::{
+    is_connection_auth, strip_client_supplied, strip_hop_by_hop, strip_underscored, ForwardedFor, Rendered,
+};
 use crate::pages;
 use crate::phases::page;
 use crate::picker::{AffinityHint, Hold, PickRequest, Picked};
@@ -133,6 +135,7 @@ pub(crate) fn forward(
         // The request as the backend will see it.
         strip_hop_by_hop(&mut parts.headers, upgrade);
         strip_client_supplied(&mut parts.headers);
+        strip_underscored(&mut parts.headers);
         if route.affinity == Affinity::Cookie {
             strip_cookie(&mut parts.headers, pool);
         }

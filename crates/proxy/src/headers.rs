@@ -184,12 +184,38 @@ pub(crate) fn write_forwarding(out: &mut Vec<u8>, f: &ForwardedFor<'_>) {
     out.extend_from_slice(b"forwarded: ");
     out.extend_from_slice(client.forwarded.as_bytes());
     if let Some(host) = f.host {
-        if host.iter().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(b)) {
+        // RFC 7239 4: a value is a token or a quoted string; `:` and `[]`
+        // (a port, an IPv6 literal) are not token characters.
+        if host.iter().all(|b| b.is_ascii_alphanumeric() || b".-_~".contains(b)) {
             out.extend_from_slice(b";host=");
             out.extend_from_slice(host);
+        } else if host.iter().all(|b| b.is_ascii_alphanumeric() || b".-_~:[]".contains(b)) {
+            out.extend_from_slice(b";host=\"");
+            out.extend_from_slice(host);
+            out.push(b'"');
         }
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Whether a header name has an underscore: IIS server variables read `_`
+/// and `-` alike, so `X_Forwarded_For` would shadow gatehouse's own
+/// `X-Forwarded-For`. Dropped, as nginx does by default.
+fn has_underscore(name: &HeaderName) -> bool {
+    name.as_str().as_bytes().contains(&b'_')
+}
+
+/// Drops header names with underscores (see [`has_underscore`]); one pass
+/// over the names and no allocation when there is none.
+pub(crate) fn strip_underscored(headers: &mut HeaderMap) {
+    if !headers.keys().any(has_underscore) {
+        return;
+    }
+    for n in headers.keys().filter(|n| has_underscore(n)) {
+        // The name only: values may carry credentials.
+        tracing::debug!(header = %n.as_str(), "dropped a request header whose name has an underscore");
+    }
+    remove_where(headers, has_underscore);
 }
 
 /// Whether an `Authorization` or `WWW-Authenticate` value uses a
@@ -267,6 +293,41 @@ mod tests {
             "x-forwarded-for: 198.51.100.1, 10.0.0.5\r\nx-forwarded-proto: http\r\nx-forwarded-host: a b\r\n\
              forwarded: for=\"[2001:db8::1]\";proto=http\r\n"
         );
+    }
+
+    #[test]
+    fn forwarded_quotes_a_host_with_a_port_or_an_ipv6_literal() {
+        let ready = ClientHeaders::new("192.0.2.7".parse().unwrap(), "https");
+        for (host, want) in [
+            (&b"mail.contoso.com:16443"[..], "host=\"mail.contoso.com:16443\""),
+            (b"[2001:db8::1]:443", "host=\"[2001:db8::1]:443\""),
+            (b"mail.contoso.com", "host=mail.contoso.com"),
+        ] {
+            let mut out = Vec::new();
+            write_forwarding(
+                &mut out,
+                &ForwardedFor {
+                    client: Rendered::Ready(&ready),
+                    chain: None,
+                    host: Some(host),
+                },
+            );
+            let out = String::from_utf8(out).unwrap();
+            let forwarded = out.lines().find(|l| l.starts_with("forwarded: ")).unwrap();
+            assert!(forwarded.ends_with(&format!(";{want}")), "{forwarded}");
+        }
+    }
+
+    #[test]
+    fn header_names_with_underscores_are_dropped() {
+        let mut h = HeaderMap::new();
+        for n in ["x_forwarded_for", "transfer_encoding", "accept", "x-real-thing"] {
+            h.insert(HeaderName::from_static(n), HeaderValue::from_static("1"));
+        }
+        strip_underscored(&mut h);
+        let mut names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["accept", "x-real-thing"]);
     }
 
     #[test]
