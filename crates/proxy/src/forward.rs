@@ -90,7 +90,8 @@ pub(crate) fn forward(
         .get_all(header::AUTHORIZATION)
         .iter()
         .any(is_connection_auth);
-    let upgrade = !ctx.h2 && req.headers().contains_key(header::UPGRADE);
+    let refused_upgrade = crate::tunnel::refusal(req.headers(), ctx.h2, route.websocket);
+    let upgrade = refused_upgrade.is_none() && !ctx.h2 && req.headers().contains_key(header::UPGRADE);
     let client_upgrade: Option<OnUpgrade> = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     let mut pending = Unanswered {
@@ -123,6 +124,9 @@ pub(crate) fn forward(
         else {
             return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang);
         };
+        if let Some(why) = refused_upgrade {
+            return pending.answer(StatusCode::BAD_REQUEST, why, lang);
+        }
         if wants_pin && ctx.h2 {
             pending.log(0, "NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
             return Err(http11_required());
@@ -318,7 +322,9 @@ pub(crate) fn forward(
                 );
                 return Err(http11_required());
             }
-            let tunnel = upgrade && status == StatusCode::SWITCHING_PROTOCOLS;
+            let tunnel = upgrade
+                && status == StatusCode::SWITCHING_PROTOCOLS
+                && crate::tunnel::switched_to_websocket(&head.headers);
             if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
                 pending.release();
                 tracing::warn!(route = %route.name, member = %pending.rec().member, "backend switched protocols unasked");

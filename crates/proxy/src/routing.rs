@@ -28,6 +28,8 @@ pub(crate) struct CompiledRoute {
     pub backend_port: Option<u16>,
     pub host_rewrite: Option<http::HeaderValue>,
     pub plain: bool,
+    /// `Upgrade: websocket` may be tunnelled; every other Upgrade is refused.
+    pub websocket: bool,
 }
 
 impl CompiledRoute {
@@ -56,6 +58,7 @@ impl CompiledRoute {
                 .as_deref()
                 .and_then(|h| http::HeaderValue::from_str(h).ok()),
             plain: r.plain,
+            websocket: r.websocket,
         }
     }
 

@@ -241,5 +241,8 @@ pub(crate) fn server_config(
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // The provider lists AEAD, forward-secret suites strongest first; a client
+    // offering a weaker one first must not get it.
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
 }

@@ -1,6 +1,9 @@
-//! Upgrade tunnels (WebSocket and any other `Upgrade`): once the backend
-//! answers 101, bytes are copied both ways until either side closes or
-//! nothing moves for the route's idle timeout.
+//! Upgrade tunnels: WebSocket only, on routes that allow it. Once the
+//! backend answers 101, bytes are copied both ways until either side closes
+//! or nothing moves for the route's idle timeout.
+//!
+//! A tunnel carries bytes no routing, zone or auth check sees again, so
+//! every other Upgrade (`h2c` above all) is refused, never forwarded.
 
 use std::io;
 use std::pin::Pin;
@@ -8,6 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use http::{header, HeaderMap};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -15,6 +19,30 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use crate::backend::BackendConn;
 use crate::body::Activity;
 use crate::Shared;
+
+/// Why a request's `Upgrade` is refused, or `None` when there is none or it
+/// may be tunnelled: exactly one `websocket` token on a route that allows it,
+/// over HTTP/1.1 (HTTP/2 forbids `Upgrade`, RFC 9113 §8.2.2).
+pub(crate) fn refusal(headers: &HeaderMap, h2: bool, websocket: bool) -> Option<&'static str> {
+    let mut values = headers.get_all(header::UPGRADE).iter();
+    let first = values.next()?;
+    if h2 {
+        return Some("Upgrade on HTTP/2");
+    }
+    if values.next().is_some() || !first.as_bytes().eq_ignore_ascii_case(b"websocket") {
+        return Some("Upgrade to a protocol other than websocket");
+    }
+    if !websocket {
+        return Some("WebSocket not allowed on this route");
+    }
+    None
+}
+
+/// Whether a 101 switches to WebSocket, the only protocol ever asked for.
+pub(crate) fn switched_to_websocket(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(header::UPGRADE).iter();
+    matches!((values.next(), values.next()), (Some(v), None) if v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+}
 
 /// Runs one tunnel to completion. It counts as a live connection for
 /// shutdown, and ends when shutdown's deadline passes.

@@ -112,6 +112,7 @@ certificates = ["lab"]
 listeners = ["https"]
 hosts = ["long.lab.test"]
 pool = "stream"
+websocket = true
 timeouts = {{ idle = "3s" }}
 
 # Stands for a route with the default 60 s idle timeout.

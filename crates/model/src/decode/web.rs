@@ -148,6 +148,7 @@ pub(super) fn route(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>)
     let host_rewrite = f.str(ctx, "host_rewrite").map(|s| s.value);
     let ignore_case = f.take("ignore_case").map(|_| f.bool(ctx, "ignore_case", false));
     let plain = f.bool(ctx, "plain", false);
+    let websocket = f.bool(ctx, "websocket", false);
     let user_types = f.str_list(ctx, "user_types");
     let span = f.span.clone();
     f.finish(ctx);
@@ -166,6 +167,7 @@ pub(super) fn route(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>)
         host_rewrite,
         ignore_case,
         plain,
+        websocket,
         user_types,
         span,
     })

@@ -525,6 +525,8 @@ pub struct Route {
     pub ignore_case: Option<bool>,
     /// Served on plain HTTP instead of redirecting to HTTPS.
     pub plain: bool,
+    /// WebSocket upgrades are tunnelled on this route; off, any Upgrade is refused.
+    pub websocket: bool,
     /// The user types this route is published for; empty when not stated.
     /// Verification treats other user types' flows to it as undeclared.
     pub user_types: Vec<Spanned<String>>,
