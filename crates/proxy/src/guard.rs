@@ -370,6 +370,16 @@ POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\
     }
 
     #[tokio::test]
+    async fn a_large_head_does_not_switch_the_guard_off() {
+        // 70 KB: over the old 64 KiB guard limit, under the shared one.
+        let mut input = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(70_000)).into_bytes();
+        input.extend_from_slice(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        );
+        assert!(through(&input).await.ends_with(POISON));
+    }
+
+    #[tokio::test]
     async fn a_smuggled_head_inside_a_chunked_body_is_still_judged() {
         // The second request sits after the chunked body; it must be judged too.
         let input = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
