@@ -109,3 +109,48 @@ async fn a_head_over_the_limit_or_with_too_many_fields_gets_431_and_the_connecti
     }
     assert_eq!(member.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// Log lines written while it is the thread's subscriber.
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_smuggling_warning_names_client_and_listener() {
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // Global: the proxy's connections may run on other threads. Only this
+    // test of the binary sets it, and no other provokes the warning.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let member = echo("a").await;
+    let https = free_port();
+    let (_proxy, _) = start(plan(&www_site(https, &[member.port()])), |_| {}).await;
+    let addr = SocketAddr::from(([127, 0, 0, 1], https));
+    let smuggle =
+        "POST / HTTP/1.1\r\nHost: www.lab.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n";
+    let out = exchange(addr, smuggle.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    let text = String::from_utf8_lossy(&lines.0.lock().unwrap()).into_owned();
+    let warning = text
+        .lines()
+        .find(|l| l.contains("ambiguous request framing"))
+        .unwrap_or_else(|| panic!("no warning in {text}"));
+    // Both ends of the connection are loopback: the listener's name is the
+    // part that tells the two addresses' roles apart.
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(warning.contains("listener=https"), "{warning}");
+    assert!(warning.contains("client=127.0.0.1"), "{warning}");
+}
