@@ -198,7 +198,8 @@ where
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(ctx.plan.config.client_header_timeout)
-        .max_buf_size(256 * 1024);
+        .max_buf_size(crate::guard::MAX_REQUEST_HEAD)
+        .max_headers(crate::guard::MAX_REQUEST_HEADERS);
     let conn = builder
         .serve_connection(TokioIo::new(SmugglingGuard::new(Linger::new(io))), svc)
         .with_upgrades();

@@ -25,10 +25,14 @@ use std::task::{ready, Context, Poll};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Longest request head let through to hyper for parsing (hyper's own limit
-/// answers 431 past it).
-const MAX_HEAD: usize = 64 * 1024;
-const MAX_HEADERS: usize = 100;
+/// Longest request head, on HTTP/1.1 (hyper's `max_buf_size`, which answers
+/// 431 past it, and this guard) and HTTP/2 (the header list). Large enough
+/// for a Kerberos ticket of a user in many groups: up to 48 KB of token,
+/// about 64 KiB once base64-encoded (IIS's MaxFieldLength is 65534).
+pub(crate) const MAX_REQUEST_HEAD: usize = 128 * 1024;
+/// Most header fields in a request head, for this guard and hyper alike
+/// (hyper answers 431 past it).
+pub(crate) const MAX_REQUEST_HEADERS: usize = 100;
 /// A head hyper rejects with 400: 0x7f is not a token character.
 const POISON: &[u8] = b"\x7f / HTTP/1.1\r\n\r\n";
 
@@ -37,7 +41,7 @@ enum State {
     Head,
     Length(u64),
     Chunked(Chunk),
-    /// Upgrade, CONNECT, or a head hyper will reject itself: pass bytes on.
+    /// Upgrade or CONNECT: pass bytes on.
     Passthrough,
     /// After a poisoned head: hyper gets end-of-file once it has read it.
     Closed,
@@ -204,7 +208,7 @@ impl<IO: AsyncRead> SmugglingGuard<IO> {
     /// Judges a complete head at the start of `pending`, if there is one.
     /// Returns false when more bytes are needed.
     fn take_head(state: &mut State, pending: &mut BytesMut, ready: &mut BytesMut) -> bool {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut headers = [httparse::EMPTY_HEADER; MAX_REQUEST_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(pending) {
             Ok(httparse::Status::Complete(len)) => {
@@ -224,12 +228,20 @@ impl<IO: AsyncRead> SmugglingGuard<IO> {
                 }
                 true
             }
-            Ok(httparse::Status::Partial) if pending.len() < MAX_HEAD => false,
-            // Malformed (obs-fold, bad tokens) or too long: hyper parses the
-            // same bytes with the same parser and rejects them itself.
-            _ => {
+            Ok(httparse::Status::Partial) if pending.len() < MAX_REQUEST_HEAD => false,
+            // Too long or too many fields: hyper, with the same limits, gets
+            // the bytes and answers 431. Nothing after them reaches it, so
+            // the guard never judges less than hyper parses.
+            Ok(httparse::Status::Partial) | Err(httparse::Error::TooManyHeaders) => {
                 ready.extend_from_slice(&pending.split());
-                *state = State::Passthrough;
+                *state = State::Closed;
+                true
+            }
+            // Malformed (obs-fold, bad tokens): 400, and nothing more.
+            Err(_) => {
+                ready.extend_from_slice(POISON);
+                pending.clear();
+                *state = State::Closed;
                 true
             }
         }
@@ -355,6 +367,16 @@ POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\
             let out = through(bad).await;
             assert!(out.ends_with(POISON), "{:?}", String::from_utf8_lossy(&out));
         }
+    }
+
+    #[tokio::test]
+    async fn a_large_head_does_not_switch_the_guard_off() {
+        // 70 KB: over the old 64 KiB guard limit, under the shared one.
+        let mut input = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(70_000)).into_bytes();
+        input.extend_from_slice(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        );
+        assert!(through(&input).await.ends_with(POISON));
     }
 
     #[tokio::test]

@@ -33,7 +33,9 @@ use crate::conn::{ConnCtx, Handling};
 const STREAM_WINDOW: u32 = 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 1024 * 1024;
 const MAX_FRAME: u32 = 16 * 1024;
-const MAX_HEADER_LIST: u32 = 16 * 1024;
+/// The same limit as HTTP/1.1's, so that a large Kerberos token reaches
+/// the `HTTP_1_1_REQUIRED` downgrade instead of a 431.
+const MAX_HEADER_LIST: u32 = crate::guard::MAX_REQUEST_HEAD as u32;
 const MAX_SEND_BUFFER: usize = 400 * 1024;
 const MAX_LOCAL_ERROR_RESETS: usize = 1024;
 /// A ping goes out this often; a connection whose peer has not answered
