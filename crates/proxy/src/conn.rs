@@ -193,7 +193,15 @@ where
 {
     let shared = ctx.shared.clone();
     let svc_ctx = ctx.clone();
-    let svc = service_fn(move |req: http::Request<Incoming>| handle(svc_ctx.clone(), req.map(ClientBody::H1)));
+    let svc = service_fn(move |req: http::Request<Incoming>| {
+        // The smuggling guard stepped aside for this head: whatever answers
+        // it, short of a tunnel, must end the connection.
+        let unguarded = req.method() == http::Method::CONNECT || req.headers().contains_key(http::header::UPGRADE);
+        CloseUnlessSwitched {
+            handling: handle(svc_ctx.clone(), req.map(ClientBody::H1)),
+            unguarded,
+        }
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -305,5 +313,28 @@ impl Future for Handling {
             },
             Handling::Forwarding(forwarding) => forwarding.as_mut().poll(cx),
         }
+    }
+}
+
+/// An HTTP/1.1 request's handling, closing the connection after any answer
+/// but a 101 when the request's head made the smuggling guard step aside
+/// (`Upgrade`, `CONNECT`): bytes after such a head were never judged, so the
+/// connection must not carry another request.
+pub(crate) struct CloseUnlessSwitched {
+    handling: Handling,
+    unguarded: bool,
+}
+
+impl Future for CloseUnlessSwitched {
+    type Output = Result<http::Response<ProxyBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let mut resp = std::task::ready!(Pin::new(&mut this.handling).poll(cx))?;
+        if this.unguarded && resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
+        Poll::Ready(Ok(resp))
     }
 }

@@ -149,3 +149,25 @@ Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n
     assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
     assert!(!answer.contains("leaked!"), "{answer}");
 }
+
+#[tokio::test]
+async fn an_upgrade_request_answered_without_a_tunnel_ends_the_connection() {
+    // The smuggling guard does not judge bytes after an Upgrade head, so no
+    // request may follow one on the connection, whoever answered it: the
+    // route phase (404), the upgrade rule (400) or the backend (200).
+    let tunnelled = Arc::new(Mutex::new(Vec::new()));
+    let backend = switching_backend("websocket", tunnelled.clone()).await;
+    let (_proxy, addr) = lab(&backend).await;
+    for (first, status) in [
+        ("GET /nowhere HTTP/1.1\r\nHost: owa.lab.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "404"),
+        ("GET /owa/ HTTP/1.1\r\nHost: owa.lab.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "400"),
+        ("CONNECT owa.lab.test:443 HTTP/1.1\r\nHost: owa.lab.test:443\r\n\r\n", "405"),
+    ] {
+        let bytes = format!("{first}GET /owa/ HTTP/1.1\r\nHost: owa.lab.test\r\n\r\n");
+        let answer = exchange(addr, "owa.lab.test", bytes.as_bytes()).await;
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{first}: {answer}");
+        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{first}: {answer}");
+        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{first}: a second answer: {answer}");
+    }
+    assert_eq!(backend.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
