@@ -200,9 +200,22 @@ where
         .header_read_timeout(ctx.plan.config.client_header_timeout)
         .max_buf_size(crate::guard::MAX_REQUEST_HEAD)
         .max_headers(crate::guard::MAX_REQUEST_HEADERS);
-    let conn = builder
-        .serve_connection(TokioIo::new(SmugglingGuard::new(Linger::new(io))), svc)
-        .with_upgrades();
+    let warn_ctx = ctx.clone();
+    let guard = SmugglingGuard::new(Linger::new(io)).on_ambiguous(move || {
+        let shared = &warn_ctx.shared;
+        // Rate-limited: a client can send one such head per connection, and
+        // open connections without end.
+        if shared.header_log.allow(Instant::now()) {
+            tracing::warn!(
+                listener = %warn_ctx.listener.name,
+                client = %warn_ctx.client,
+                peer = %warn_ctx.peer,
+                suppressed = shared.header_log.take_suppressed(),
+                "ambiguous request framing (smuggling attempt?); answered 400 and closed"
+            );
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(guard), svc).with_upgrades();
     drive(&shared, conn, |c| c.graceful_shutdown()).await;
     // Dropping the context drops a pinned backend connection with it.
     drop(ctx);

@@ -148,8 +148,6 @@ async fn the_smuggling_warning_names_client_and_listener() {
         .lines()
         .find(|l| l.contains("ambiguous request framing"))
         .unwrap_or_else(|| panic!("no warning in {text}"));
-    // Both ends of the connection are loopback: the listener's name is the
-    // part that tells the two addresses' roles apart.
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("listener=https"), "{warning}");
     assert!(warning.contains("client=127.0.0.1"), "{warning}");
