@@ -106,6 +106,26 @@ impl ConnCtx {
         r.duration = started.elapsed();
         self.shared.access_log.log(&r);
     }
+
+    /// [`Self::log_early`] for a request gatehouse answered with its own
+    /// page: the log counts the page's bytes, which is what was sent.
+    fn log_answer(
+        &self,
+        client: &Client,
+        req: &http::Request<ClientBody>,
+        route: Arc<str>,
+        resp: &http::Response<ProxyBody>,
+        why: &'static str,
+        started: Instant,
+    ) {
+        use hyper::body::Body;
+        let host = crate::routing::request_host(req).unwrap_or_else(crate::exchange::dash);
+        let mut r = self.record(client, req.method(), host, route, resp.status().as_u16());
+        r.outcome = Some(why);
+        r.duration = started.elapsed();
+        r.bytes_out = resp.body().size_hint().exact().unwrap_or(0);
+        self.shared.access_log.log(&r);
+    }
 }
 
 /// What the accept loop decided about a connection.
@@ -208,9 +228,22 @@ where
         .header_read_timeout(ctx.plan.config.client_header_timeout)
         .max_buf_size(crate::guard::MAX_REQUEST_HEAD)
         .max_headers(crate::guard::MAX_REQUEST_HEADERS);
-    let conn = builder
-        .serve_connection(TokioIo::new(SmugglingGuard::new(Linger::new(io))), svc)
-        .with_upgrades();
+    let warn_ctx = ctx.clone();
+    let guard = SmugglingGuard::new(Linger::new(io)).on_ambiguous(move || {
+        let shared = &warn_ctx.shared;
+        // Rate-limited: a client can send one such head per connection, and
+        // open connections without end.
+        if shared.header_log.allow(Instant::now()) {
+            tracing::warn!(
+                listener = %warn_ctx.listener.name,
+                client = %warn_ctx.client,
+                peer = %warn_ctx.peer,
+                suppressed = shared.header_log.take_suppressed(),
+                "ambiguous request framing (smuggling attempt?); answered 400 and closed"
+            );
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(guard), svc).with_upgrades();
     drive(&shared, conn, |c| c.graceful_shutdown()).await;
     // Dropping the context drops a pinned backend connection with it.
     drop(ctx);
@@ -259,20 +292,13 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, req: http::Request<ClientBody>) -> Handl
         Ok(client) => client,
         Err(denied) => {
             let resp = phases::page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
-            ctx.log_early(&denied, &req, crate::exchange::dash(), 403, "client denied", started);
+            ctx.log_answer(&denied, &req, crate::exchange::dash(), &resp, "client denied", started);
             return Handling::Answered(Some(resp));
         }
     };
     match phases::route(&ctx, &client, &req) {
         Routed::Respond(resp, why) => {
-            ctx.log_early(
-                &client,
-                &req,
-                crate::exchange::dash(),
-                resp.status().as_u16(),
-                why,
-                started,
-            );
+            ctx.log_answer(&client, &req, crate::exchange::dash(), &resp, why, started);
             Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {

@@ -73,6 +73,9 @@ pin_project_lite::pin_project! {
         pending: BytesMut,
         // Bytes judged and waiting for hyper to read them.
         ready: BytesMut,
+        // Told of an ambiguous head, so that the connection's owner can log
+        // it with the client and listener this guard does not know.
+        on_ambiguous: Option<Box<dyn Fn() + Send + Sync>>,
     }
 }
 
@@ -83,7 +86,14 @@ impl<IO> SmugglingGuard<IO> {
             state: State::Head,
             pending: BytesMut::new(),
             ready: BytesMut::new(),
+            on_ambiguous: None,
         }
+    }
+
+    /// Calls `report` once for each ambiguous head refused.
+    pub fn on_ambiguous(mut self, report: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_ambiguous = Some(Box::new(report));
+        self
     }
 }
 
@@ -207,7 +217,12 @@ fn scan_body(state: &mut State, data: &[u8]) -> io::Result<usize> {
 impl<IO: AsyncRead> SmugglingGuard<IO> {
     /// Judges a complete head at the start of `pending`, if there is one.
     /// Returns false when more bytes are needed.
-    fn take_head(state: &mut State, pending: &mut BytesMut, ready: &mut BytesMut) -> bool {
+    fn take_head(
+        state: &mut State,
+        pending: &mut BytesMut,
+        ready: &mut BytesMut,
+        on_ambiguous: &Option<Box<dyn Fn() + Send + Sync>>,
+    ) -> bool {
         let mut headers = [httparse::EMPTY_HEADER; MAX_REQUEST_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(pending) {
@@ -220,7 +235,9 @@ impl<IO: AsyncRead> SmugglingGuard<IO> {
                         *state = next;
                     }
                     Verdict::Reject => {
-                        tracing::info!("ambiguous request framing (smuggling attempt?); answering 400");
+                        if let Some(report) = on_ambiguous {
+                            report();
+                        }
                         ready.extend_from_slice(POISON);
                         pending.clear();
                         *state = State::Closed;
@@ -291,7 +308,9 @@ impl<IO: AsyncRead> AsyncRead for SmugglingGuard<IO> {
                     this.ready.extend_from_slice(&body);
                 }
                 State::Head => {
-                    if !this.pending.is_empty() && Self::take_head(this.state, this.pending, this.ready) {
+                    if !this.pending.is_empty()
+                        && Self::take_head(this.state, this.pending, this.ready, this.on_ambiguous)
+                    {
                         continue;
                     }
                     // Straight into `pending`'s spare room: no zeroed scratch

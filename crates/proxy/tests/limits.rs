@@ -148,9 +148,28 @@ async fn the_smuggling_warning_names_client_and_listener() {
         .lines()
         .find(|l| l.contains("ambiguous request framing"))
         .unwrap_or_else(|| panic!("no warning in {text}"));
-    // Both ends of the connection are loopback: the listener's name is the
-    // part that tells the two addresses' roles apart.
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("listener=https"), "{warning}");
     assert!(warning.contains("client=127.0.0.1"), "{warning}");
+}
+
+#[tokio::test]
+async fn an_own_page_is_logged_with_its_size() {
+    let member = echo("a").await;
+    let https = free_port();
+    let (_proxy, log) = start(plan(&www_site(https, &[member.port()])), |_| {}).await;
+    let mut c = h1(SocketAddr::from(([127, 0, 0, 1], https)), "www.lab.test").await;
+    let r = Request::builder()
+        .uri("/")
+        .header("host", "nowhere.lab.test")
+        .body(full(""))
+        .unwrap();
+    let (status, _, body) = send(&mut c, r).await;
+    assert!(status >= 400 && !body.is_empty(), "{status} {body}");
+    let records = log.records();
+    let record = records
+        .iter()
+        .find(|r| r.status == status)
+        .expect("a line for the page");
+    assert_eq!(record.bytes_out, body.len() as u64, "{record:?}");
 }
