@@ -146,8 +146,20 @@ pub(crate) enum Routed {
 /// a redirect to HTTPS on plain listeners for routes not marked `plain`.
 pub(crate) fn route<B>(ctx: &ConnCtx, client: &Client, req: &Request<B>) -> Routed {
     let lang = || pages::negotiate(req.headers());
+    // `:scheme` (or an absolute-form scheme) must be the listener's own: a
+    // backend told `http` over TLS may build links or cookies for plain HTTP.
+    if let Some(scheme) = req.uri().scheme() {
+        let own = if ctx.listener.tls.is_some() {
+            &http::uri::Scheme::HTTPS
+        } else {
+            &http::uri::Scheme::HTTP
+        };
+        if scheme != own {
+            return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "scheme differs from listener");
+        }
+    }
     let Some(host) = request_host(req) else {
-        return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "no host");
+        return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "invalid host");
     };
     if req.method() == http::Method::CONNECT {
         return Routed::Respond(page(StatusCode::METHOD_NOT_ALLOWED, lang()), "CONNECT refused");

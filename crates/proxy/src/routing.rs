@@ -105,15 +105,41 @@ impl RouteTable {
 /// The host a request names: the URI authority (HTTP/2, absolute-form) or
 /// the Host header, lower-cased, without port or trailing dot.
 pub(crate) fn request_host(req: &http::Request<impl Sized>) -> Option<Arc<str>> {
-    let authority = match req.uri().authority() {
-        Some(a) => a.as_str(),
-        None => {
-            let h = req.headers().get(http::header::HOST)?.to_str().ok()?;
+    // RFC 9112 3.2: more than one Host is a 400, never "the first one".
+    let mut hosts = req.headers().get_all(http::header::HOST).iter();
+    let header = hosts.next();
+    if hosts.next().is_some() {
+        return None;
+    }
+    let header = match header {
+        Some(h) => {
+            let h = h.to_str().ok()?;
             // Validated as an authority, then split like one.
             h.parse::<http::uri::Authority>().ok()?;
-            h
+            Some(h)
         }
+        None => None,
     };
+    let authority = match (req.uri().authority(), header) {
+        (Some(a), None) => a.as_str(),
+        (Some(a), Some(h)) => {
+            // Absolute form or `:authority` with a differing Host: which one
+            // the backend believes is unknown, so neither is trusted.
+            if !a
+                .as_str()
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(h.trim_end_matches('.'))
+            {
+                return None;
+            }
+            a.as_str()
+        }
+        (None, Some(h)) => h,
+        (None, None) => return None,
+    };
+    if !plain_authority(authority) {
+        return None;
+    }
     let host = host_of(authority).trim_end_matches('.');
     if host.is_empty() {
         return None;
@@ -124,6 +150,22 @@ pub(crate) fn request_host(req: &http::Request<impl Sized>) -> Option<Arc<str>> 
     } else {
         Arc::from(host)
     })
+}
+
+/// Whether a valid authority is a bare `host[:port]`: userinfo is refused
+/// (RFC 9113 8.3.1; `mail@teams` must not route to teams) and a port, if
+/// present, is a number.
+fn plain_authority(authority: &str) -> bool {
+    let b = authority.as_bytes();
+    if b.contains(&b'@') {
+        return false;
+    }
+    let host = host_of(authority).len();
+    match b.get(host) {
+        None => true,
+        Some(b':') => b.len() > host + 1 && b[host + 1..].iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    }
 }
 
 /// The host of a valid authority: without user info or port, an IPv6

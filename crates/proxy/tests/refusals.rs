@@ -26,3 +26,88 @@ async fn header_names_with_underscores_never_reach_the_member() {
     assert!(!body.contains("6.6.6.6"), "{body}");
     drop(proxy);
 }
+
+/// Sends raw HTTP/1.1 bytes over TLS and returns the status line.
+async fn raw_status(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tls_connect(addr, Some("www.lab.test"), &[b"http/1.1"]).await;
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0; 4096];
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn invalid_host_values_are_refused_before_any_member() {
+    let member = echo("a").await;
+    let port = free_port();
+    let (proxy, _log) = start(plan(&www_site(port, &[member.port()])), |_| {}).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for (why, req) in [
+        ("userinfo", "GET / HTTP/1.1\r\nHost: x@www.lab.test\r\n\r\n"),
+        (
+            "two hosts",
+            "GET / HTTP/1.1\r\nHost: www.lab.test\r\nHost: other.lab.test\r\n\r\n",
+        ),
+        (
+            "userinfo in absolute form",
+            "GET https://x@www.lab.test/ HTTP/1.1\r\nHost: www.lab.test\r\n\r\n",
+        ),
+        (
+            "absolute form differs from Host",
+            "GET https://other.lab.test/ HTTP/1.1\r\nHost: www.lab.test\r\n\r\n",
+        ),
+        ("port not a number", "GET / HTTP/1.1\r\nHost: www.lab.test:abc\r\n\r\n"),
+        ("empty port", "GET / HTTP/1.1\r\nHost: www.lab.test:\r\n\r\n"),
+        ("empty host", "GET / HTTP/1.1\r\nHost: \r\n\r\n"),
+        ("no host", "GET / HTTP/1.1\r\n\r\n"),
+    ] {
+        let status = raw_status(addr, req).await;
+        assert!(status.starts_with("HTTP/1.1 400"), "{why}: {status}");
+    }
+    assert_eq!(member.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let ok = raw_status(addr, "GET / HTTP/1.1\r\nHost: WWW.lab.test.:8443\r\n\r\n").await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    drop(proxy);
+}
+
+#[tokio::test]
+async fn http2_scheme_and_authority_are_checked() {
+    let member = echo("a").await;
+    let port = free_port();
+    let (proxy, _log) = start(plan(&www_site(port, &[member.port()])), |_| {}).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = h2(addr, "www.lab.test").await;
+    for (why, uri, host) in [
+        ("scheme http over TLS", "http://www.lab.test/", None),
+        ("userinfo in :authority", "https://x@www.lab.test/", None),
+        (
+            "host differs from :authority",
+            "https://www.lab.test/",
+            Some("other.lab.test"),
+        ),
+    ] {
+        let mut b = http::Request::builder().uri(uri);
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        let resp = c.send_request(b.body(full("")).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), 400, "{why}");
+    }
+    assert_eq!(member.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+    let resp = c
+        .send_request(
+            http::Request::builder()
+                .uri("https://www.lab.test/")
+                .body(full(""))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    drop(proxy);
+}
