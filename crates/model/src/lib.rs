@@ -11,6 +11,7 @@
 
 pub mod decode;
 pub mod diag;
+pub mod path;
 pub mod plan;
 pub mod routing;
 pub mod topology;

@@ -286,7 +286,7 @@ where
 
 /// One request, phase by phase (see [`crate::phases`]). The phases up to
 /// admit run here and now; only forwarding waits.
-pub(crate) fn handle(ctx: Arc<ConnCtx>, req: http::Request<ClientBody>) -> Handling {
+pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> Handling {
     let started = Instant::now();
     let client = match phases::client(&ctx, &req) {
         Ok(client) => client,
@@ -296,6 +296,11 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, req: http::Request<ClientBody>) -> Handl
             return Handling::Answered(Some(resp));
         }
     };
+    if let Err(why) = crate::routing::normalise_path(&mut req) {
+        let resp = phases::page(http::StatusCode::BAD_REQUEST, crate::pages::negotiate(req.headers()));
+        ctx.log_answer(&client, &req, crate::exchange::dash(), &resp, why.as_str(), started);
+        return Handling::Answered(Some(resp));
+    }
     match phases::route(&ctx, &client, &req) {
         Routed::Respond(resp, why) => {
             ctx.log_answer(&client, &req, crate::exchange::dash(), &resp, why, started);

@@ -263,3 +263,26 @@ mod contoso {
             .is_none_or(|r| &*r.name != "exchange-owa"));
     }
 }
+
+/// The route phase's first step: refuses a path whose meaning depends on
+/// how the backend decodes it, and puts any other in the one normal form
+/// that is both routed and forwarded (`gatehouse_model::path`). Rewrites
+/// the request only when the path was not already normal.
+pub(crate) fn normalise_path<B>(req: &mut http::Request<B>) -> Result<(), gatehouse_model::path::PathRefusal> {
+    if req.method() == http::Method::CONNECT {
+        // No path; the route phase refuses CONNECT itself.
+        return Ok(());
+    }
+    let normal = match gatehouse_model::path::judge(req.uri().path())? {
+        std::borrow::Cow::Borrowed(_) => return Ok(()),
+        std::borrow::Cow::Owned(p) => p,
+    };
+    let pq = match req.uri().query() {
+        Some(q) => format!("{normal}?{q}"),
+        None => normal,
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(pq.parse().map_err(|_| gatehouse_model::path::PathRefusal::BadEscape)?);
+    *req.uri_mut() = http::Uri::from_parts(parts).map_err(|_| gatehouse_model::path::PathRefusal::BadEscape)?;
+    Ok(())
+}
