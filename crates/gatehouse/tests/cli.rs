@@ -13,8 +13,51 @@ fn check_without_a_file_validates_the_built_in_contoso_topology() {
     let out = gatehouse().arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("examples/contoso.toml: valid:"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("examples/contoso.toml: valid:")),
+        "{text}"
+    );
     assert!(text.contains("4 user types"), "{text}");
+}
+
+#[test]
+fn check_warns_that_unenforced_pre_authentication_refuses_and_still_passes() {
+    let out = gatehouse().args(["check", "examples/contoso.toml"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let owa = "warning: route \"exchange-owa\" pre-authenticates zone \"internet\" with corp-forms (forms), \
+               which gatehouse does not enforce yet: those requests are refused with 503";
+    assert!(text.contains(owa), "{text}");
+    assert!(text.contains("--> examples/contoso.toml:464:21"), "{text}");
+    assert!(text.contains("forms sign-in is not enforced yet"), "{text}");
+    assert!(
+        text.contains("write \"pass-through\" to let the backend authenticate"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route \"partnerweb\" pre-authenticates zone \"partners\" with partner-saml (saml)"),
+        "{text}"
+    );
+    assert!(text.contains("; 7 warnings"), "{text}");
+
+    let out = gatehouse()
+        .args([
+            "explain",
+            "192.0.2.99",
+            "mail.contoso.com",
+            "tcp/443",
+            "--path",
+            "/owa/",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "explain exits 1 on a refused flow: {text}");
+    assert!(
+        text.contains("DENIED at auth (HTTP 503, sign-in unavailable)"),
+        "{text}"
+    );
+    assert!(text.contains("pool exchange-owa is not reached"), "{text}");
 }
 
 #[test]
@@ -121,7 +164,8 @@ fn warnings_do_not_fail_the_check() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("warning: zone \"lab\" has no prefixes"), "{text}");
-    assert!(text.contains("1 warning"), "{text}");
+    // Contoso's seven pre-authentication warnings, and this one.
+    assert!(text.contains("8 warnings"), "{text}");
 }
 
 #[test]
@@ -185,5 +229,11 @@ fn check_warns_about_a_certificate_that_expires_soon_or_misses_a_name() {
         messages.iter().any(|m| m.contains("portal.fabrikam.com")),
         "{messages:?}"
     );
-    assert_eq!(report["warnings"], messages.len(), "{report:#}");
+    let others = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] != "certificate" && d["code"] != "pre-authentication-not-enforced")
+        .count();
+    assert_eq!(others, 0, "{report:#}");
 }

@@ -9,6 +9,7 @@
 //!                     └───────compile───▶ Plan
 //! ```
 
+pub mod admission;
 pub mod decode;
 pub mod diag;
 pub mod path;
@@ -17,6 +18,7 @@ pub mod routing;
 pub mod topology;
 pub mod validate;
 
+pub use admission::Admission;
 pub use diag::{Diagnostic, Severity, Source};
 pub use plan::Plan;
 pub use topology::Topology;

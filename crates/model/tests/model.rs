@@ -57,10 +57,16 @@ fn the_base_topology_is_valid() {
 }
 
 #[test]
-fn the_built_in_contoso_topology_is_valid_without_warnings() {
+fn the_built_in_contoso_topology_is_valid_and_warns_only_of_unenforced_pre_authentication() {
     let c = check(CONTOSO);
     assert!(c.plan.is_some(), "{:#?}", c.diagnostics);
-    assert!(c.diagnostics.is_empty(), "{:#?}", c.diagnostics);
+    // One per (route, zone) that names a provider: refused until enforced.
+    assert_eq!(
+        codes(&c),
+        vec!["pre-authentication-not-enforced"; 7],
+        "{:#?}",
+        c.diagnostics
+    );
 }
 
 #[test]

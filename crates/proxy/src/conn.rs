@@ -307,15 +307,8 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> H
             Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {
-            if let Some(resp) = phases::admit(&client, &route, &req) {
-                ctx.log_early(
-                    &client,
-                    &req,
-                    route.name.clone(),
-                    resp.status().as_u16(),
-                    "auth policy deny",
-                    started,
-                );
+            if let Some((resp, why)) = phases::admit(&ctx, &client, &route, &req) {
+                ctx.log_early(&client, &req, route.name.clone(), resp.status().as_u16(), why, started);
                 return Handling::Answered(Some(resp));
             }
             Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))

@@ -1,5 +1,5 @@
 //! The pages gatehouse itself answers with (400, 403, 404, 408, 502, 503,
-//! 504), in the client's language (English, Spanish or French, from
+//! 504, and the 503 "sign-in unavailable"), in the client's language (English, Spanish or French, from
 //! `Accept-Language`). They name no member, address or internal error: the
 //! access log has those.
 
@@ -122,9 +122,39 @@ fn text(status: StatusCode, lang: Lang) -> (&'static str, &'static str) {
     }
 }
 
+/// The words of the 503 a route answers when its pre-authentication method
+/// is not enforced: sign-in is unavailable, not the service. They promise
+/// no retry, since the cause is the configuration, not a passing state.
+fn sign_in_text(lang: Lang) -> (&'static str, &'static str) {
+    match lang {
+        Lang::En => (
+            "Sign-in unavailable",
+            "Signing in to this service is not available, so it cannot be used from where you are connecting. Please contact your administrator.",
+        ),
+        Lang::Es => (
+            "Inicio de sesión no disponible",
+            "El inicio de sesión en este servicio no está disponible, por lo que no puede usarse desde donde se conecta. Póngase en contacto con su administrador.",
+        ),
+        Lang::Fr => (
+            "Connexion indisponible",
+            "La connexion à ce service n'est pas disponible : il ne peut pas être utilisé depuis votre emplacement. Veuillez contacter votre administrateur.",
+        ),
+    }
+}
+
 /// The page body for a status in a language.
 pub fn body(status: StatusCode, lang: Lang) -> String {
     let (title, message) = text(status, lang);
+    page_body(status, lang, title, message)
+}
+
+/// The body of the sign-in-unavailable page (503).
+pub fn sign_in_body(lang: Lang) -> String {
+    let (title, message) = sign_in_text(lang);
+    page_body(StatusCode::SERVICE_UNAVAILABLE, lang, title, message)
+}
+
+fn page_body(status: StatusCode, lang: Lang, title: &str, message: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"{tag}\"><head><meta charset=\"utf-8\"><title>{code} {title}</title></head>\
          <body><h1>{title}</h1><p>{message}</p></body></html>\n",
@@ -135,7 +165,17 @@ pub fn body(status: StatusCode, lang: Lang) -> String {
 
 /// A complete error response.
 pub(crate) fn response(status: StatusCode, lang: Lang) -> Response<Bytes> {
-    let mut r = Response::new(Bytes::from(body(status, lang)));
+    with_body(status, lang, body(status, lang))
+}
+
+/// The 503 of a route whose pre-authentication is not enforced. No
+/// `Retry-After`: retrying changes nothing until the topology does.
+pub(crate) fn sign_in_unavailable(lang: Lang) -> Response<Bytes> {
+    with_body(StatusCode::SERVICE_UNAVAILABLE, lang, sign_in_body(lang))
+}
+
+fn with_body(status: StatusCode, lang: Lang, body: String) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from(body));
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(

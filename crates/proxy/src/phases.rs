@@ -7,7 +7,7 @@
 //! | handshake | [`handshake`]                  | the connection is closed                      |
 //! | client    | [`client`]                     | 403 (the request's client is denied)          |
 //! | route     | [`route`]                      | 400, 404, or a redirect to HTTPS              |
-//! | admit     | [`admit`]                      | 403 (auth policy `deny`)                      |
+//! | admit     | [`admit`]                      | 403 (`deny`), 503 (pre-auth not enforced)     |
 //! | pick      | [`crate::forward`] (`pick`)    | 503 when the pool has no usable member        |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
 //! | log       | [`crate::exchange::Exchange`]  | never: it runs on every outcome               |
@@ -16,7 +16,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gatehouse_model::topology::{AuthPolicy, Transport};
+use gatehouse_model::topology::Transport;
+use gatehouse_model::Admission;
 use gatehouse_policy::ZoneId;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::net::TcpStream;
@@ -180,14 +181,25 @@ pub(crate) fn route<B>(ctx: &ConnCtx, client: &Client, req: &Request<B>) -> Rout
 }
 
 /// **admit** — runs after route: the route's auth policy for the client's
-/// zone. `deny` answers 403. Pre-authentication providers (forms, basic,
-/// SAML, client certificates) are not implemented yet: such requests pass
-/// through to the backend, which authenticates them itself, exactly as
-/// `pass-through` does. This is where pre-authentication will plug in.
-pub(crate) fn admit<B>(client: &Client, route: &CompiledRoute, req: &Request<B>) -> Option<Response<ProxyBody>> {
-    match route.auth_for(client.zone) {
-        AuthPolicy::Deny => Some(page(StatusCode::FORBIDDEN, pages::negotiate(req.headers()))),
-        AuthPolicy::Anonymous | AuthPolicy::PassThrough | AuthPolicy::Provider(_) => None,
+/// zone, as the model decides it ([`gatehouse_model::Topology::admission`]). `deny` answers
+/// 403. A provider whose method gatehouse does not enforce (today: every
+/// one) answers 503, sign-in unavailable, so that a route meant to be
+/// pre-authenticated never reaches its pool unauthenticated. `Some` carries
+/// the answer and the reason the access log records.
+pub(crate) fn admit<B>(
+    ctx: &ConnCtx,
+    client: &Client,
+    route: &CompiledRoute,
+    req: &Request<B>,
+) -> Option<(Response<ProxyBody>, &'static str)> {
+    let lang = || pages::negotiate(req.headers());
+    match ctx.plan.plan.topology.admission(route.auth_for(client.zone)) {
+        Admission::Forward => None,
+        Admission::Deny => Some((page(StatusCode::FORBIDDEN, lang()), "auth policy deny")),
+        Admission::SignInUnavailable { .. } => Some((
+            pages::sign_in_unavailable(lang()).map(ProxyBody::full),
+            "pre-authentication not enforced",
+        )),
     }
 }
 

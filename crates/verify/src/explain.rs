@@ -13,7 +13,8 @@
 //! 5. **handshake**: on https, the certificate SNI picks;
 //! 6. **route**: host + longest path prefix on an http(s) listener, then the
 //!    route's own zone restriction (404, not 403, so it is not revealed);
-//! 7. **auth**: the route's auth policy for the zone (*admit*);
+//! 7. **auth**: the route's auth policy for the zone (*admit*): `deny` is
+//!    403, a provider gatehouse does not enforce yet is 503;
 //! 8. **pool**: the pool and members traffic goes to (*pick*).
 //!
 //! It stops at the first phase that denies, and says what the client sees.
@@ -143,6 +144,9 @@ pub enum Effect {
     NotFound,
     /// HTTP 403.
     Forbidden,
+    /// HTTP 503: the route's pre-authentication method is not enforced, so
+    /// gatehouse refuses the request rather than forward it unauthenticated.
+    SignInUnavailable,
 }
 
 impl Effect {
@@ -154,6 +158,7 @@ impl Effect {
             Effect::Closed => "closed",
             Effect::NotFound => "not-found",
             Effect::Forbidden => "forbidden",
+            Effect::SignInUnavailable => "sign-in-unavailable",
         }
     }
 }
@@ -161,8 +166,7 @@ impl Effect {
 /// The outcome of a flow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// The flow reaches a pool (after pre-authentication where the route asks
-    /// for it), or the DNS server answers.
+    /// The flow reaches a pool, or the DNS server answers.
     Allowed,
     /// gatehouse answers the name; clients then connect to the pool's
     /// members directly (DNS load balancing), not through a listener.

@@ -174,8 +174,10 @@ impl Validator<'_> {
             for (z, policy) in &r.auth {
                 zones.check(&mut self.out, &format!("{who} sets the auth of"), z);
                 self.auth_policy(&providers, &who, policy);
+                self.auth_enforced(&who, &format!("zone \"{}\"", z.value), policy);
             }
             self.auth_policy(&providers, &who, &r.auth_default);
+            self.auth_enforced(&who, "the zones not named in its `auth`", &r.auth_default);
             self.route_timeouts(r, &who);
             let ignore_case = r.ignore_case.unwrap_or_else(|| {
                 pool.and_then(|p| t.services.iter().find(|s| s.name.value == p.service.value))
@@ -273,6 +275,27 @@ impl Validator<'_> {
                 &format!("{who} authenticates with"),
                 &Spanned::new(name.clone(), policy.span.clone()),
                 &AuthPolicy::BUILT_IN,
+            );
+        }
+    }
+
+    /// A provider gatehouse does not enforce refuses every request it
+    /// covers (see [`crate::admission`]): valid, but worth saying.
+    fn auth_enforced(&mut self, who: &str, zones: &str, policy: &Spanned<AuthPolicy>) {
+        if let crate::Admission::SignInUnavailable {
+            provider,
+            method: Some(method),
+        } = self.t.admission(&policy.value)
+        {
+            let method = method.keyword();
+            self.out.push(
+                Diagnostic::warning(
+                    "pre-authentication-not-enforced",
+                    format!("{who} pre-authenticates {zones} with {provider} ({method}), which gatehouse does not enforce yet: those requests are refused with 503"),
+                )
+                .at(policy.span.clone())
+                .label(format!("{method} sign-in is not enforced yet"))
+                .hint(format!("until gatehouse enforces {method}, every request this policy covers is refused; write \"pass-through\" to let the backend authenticate, or keep \"{provider}\" to stay closed")),
             );
         }
     }

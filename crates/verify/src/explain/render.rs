@@ -43,5 +43,6 @@ fn effect_text(e: Effect) -> &'static str {
         Effect::Closed => "connection closed",
         Effect::NotFound => "HTTP 404",
         Effect::Forbidden => "HTTP 403",
+        Effect::SignInUnavailable => "HTTP 503, sign-in unavailable",
     }
 }

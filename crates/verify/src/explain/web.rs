@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gatehouse_model::topology::{AuthPolicy, CheckKind, Listener, Protocol, Route};
 use gatehouse_model::validate::name_covers;
-use gatehouse_model::Plan;
+use gatehouse_model::{Admission, Plan};
 use gatehouse_policy::ZoneId;
 
 use super::routes::{lookalike, select};
@@ -176,32 +176,43 @@ pub(super) fn http(plan: &Plan, listener: &Listener, zone: ZoneId, q: &Query) ->
         Some((_, p)) => (&p.value, format!("set for zone {zone_name}")),
         None => (&r.auth_default.value, "the route's default".to_string()),
     };
-    let (summary, what, admitted) = auth(plan, policy);
+    let (summary, what) = auth(plan, policy);
     steps.push(Step {
         phase: Phase::Auth,
         summary,
         details: vec![format!("{what} ({set_by})")],
     });
-    if !admitted {
-        let verdict = Verdict::Denied {
-            phase: Phase::Auth,
-            effect: Effect::Forbidden,
-        };
-        let because = format!("route {} denies zone {zone_name}: 403", r.name.value);
-        return Outcome::stop(steps, route, verdict, because);
-    }
-    steps.push(pool_step(plan, &r.pool.value, Some(r), listener.ports.value.first));
-    let after = match policy {
-        AuthPolicy::Provider(p) => format!(" after pre-authentication by {p}"),
-        _ => String::new(),
+    let (effect, because) = match plan.topology.admission(policy) {
+        Admission::Forward => {
+            steps.push(pool_step(plan, &r.pool.value, Some(r), listener.ports.value.first));
+            return Outcome {
+                steps,
+                route,
+                pool: Some(r.pool.value.clone()),
+                verdict: Verdict::Allowed,
+                because: format!("forwarded to pool {}", r.pool.value),
+            };
+        }
+        Admission::Deny => (
+            Effect::Forbidden,
+            format!("route {} denies zone {zone_name}: 403", r.name.value),
+        ),
+        Admission::SignInUnavailable { provider, method } => (
+            Effect::SignInUnavailable,
+            format!(
+                "route {} pre-authenticates zone {zone_name} with {provider} ({}), which gatehouse does not enforce yet: \
+                 it refuses the request rather than forward it unauthenticated; pool {} is not reached",
+                r.name.value,
+                method.map_or("undefined", |m| m.keyword()),
+                r.pool.value
+            ),
+        ),
     };
-    Outcome {
-        steps,
-        route,
-        pool: Some(r.pool.value.clone()),
-        verdict: Verdict::Allowed,
-        because: format!("forwarded to pool {}{after}", r.pool.value),
-    }
+    let verdict = Verdict::Denied {
+        phase: Phase::Auth,
+        effect,
+    };
+    Outcome::stop(steps, route, verdict, because)
 }
 
 fn handshake(plan: &Plan, listener: &Listener, host: Option<&str>) -> Step {
@@ -241,16 +252,15 @@ fn handshake(plan: &Plan, listener: &Listener, host: Option<&str>) -> Step {
     }
 }
 
-/// (summary, what it means, whether the request goes on).
-fn auth(plan: &Plan, policy: &AuthPolicy) -> (String, String, bool) {
+/// (summary, what it means).
+fn auth(plan: &Plan, policy: &AuthPolicy) -> (String, String) {
     match policy {
-        AuthPolicy::Anonymous => ("anonymous".into(), "anyone may pass; the backend decides".into(), true),
+        AuthPolicy::Anonymous => ("anonymous".into(), "anyone may pass; the backend decides".into()),
         AuthPolicy::PassThrough => (
             "pass-through".into(),
             "gatehouse does not authenticate; NTLM, Negotiate or SAML go to the backend".into(),
-            true,
         ),
-        AuthPolicy::Deny => ("deny".into(), "every request is refused with 403".into(), false),
+        AuthPolicy::Deny => ("deny".into(), "every request is refused with 403".into()),
         AuthPolicy::Provider(name) => {
             let what = match plan.topology.auth_providers.iter().find(|p| p.name.value == *name) {
                 Some(p) => {
@@ -260,13 +270,13 @@ fn auth(plan: &Plan, policy: &AuthPolicy) -> (String, String, bool) {
                         .map(|u| format!(" against {}", u.value))
                         .unwrap_or_default();
                     format!(
-                        "pre-authentication with {}{against} before the pool is reached",
+                        "pre-authentication with {}{against}, which gatehouse does not enforce yet: every request is refused with 503",
                         p.method.value.keyword()
                     )
                 }
-                None => "pre-authentication with an unknown provider".to_string(),
+                None => "pre-authentication with an undefined provider: every request is refused with 503".to_string(),
             };
-            (name.clone(), what, true)
+            (name.clone(), what)
         }
     }
 }
