@@ -67,7 +67,11 @@ pub fn judge(path: &str) -> Result<Cow<'_, str>, PathRefusal> {
     let b = path.as_bytes();
     if b.first() != Some(&b'/') {
         // `*` (OPTIONS) and absolute-form targets keep their own rules.
-        return if path == "*" { Ok(Cow::Borrowed(path)) } else { Err(PathRefusal::NotAbsolute) };
+        return if path == "*" {
+            Ok(Cow::Borrowed(path))
+        } else {
+            Err(PathRefusal::NotAbsolute)
+        };
     }
     // One pass: refusals first, then the segment rule on the decoded bytes.
     let mut i = 0;
@@ -145,7 +149,14 @@ mod tests {
 
     #[test]
     fn ordinary_paths_pass_unchanged_and_borrowed() {
-        for p in ["/", "/owa/", "/owa/auth/logon.aspx", "/EWS/Exchange.asmx", "/sites/a%20b/doc.docx", "*"] {
+        for p in [
+            "/",
+            "/owa/",
+            "/owa/auth/logon.aspx",
+            "/EWS/Exchange.asmx",
+            "/sites/a%20b/doc.docx",
+            "*",
+        ] {
             assert!(matches!(judge(p), Ok(Cow::Borrowed(q)) if q == p), "{p}");
         }
     }

@@ -111,3 +111,65 @@ async fn http2_scheme_and_authority_are_checked() {
     assert_eq!(resp.status(), 200);
     drop(proxy);
 }
+
+/// Paths IIS decodes differently from a proxy, as raw HTTP/1.1 targets.
+const AMBIGUOUS_PATHS: &[&str] = &[
+    "/owa/..\\ecp/",
+    "/owa/..%5cecp/",
+    "/owa/..%5Cecp/",
+    "/owa/%2e%2e/ecp/",
+    "/owa/../ecp/",
+    "/owa/./ecp/",
+    "/owa%2fecp/",
+    "/owa/%00/",
+    "/owa/%u005c../ecp/",
+    "/owa/%c0%af../ecp/",
+    "/owa/%e0%80%af../ecp/",
+    "/owa/%255c../ecp/",
+    "/owa/..;/ecp/",
+];
+
+#[tokio::test]
+async fn paths_whose_meaning_depends_on_the_backend_are_refused_on_http1_and_http2() {
+    let member = echo("a").await;
+    let port = free_port();
+    let (proxy, _log) = start(plan(&www_site(port, &[member.port()])), |_| {}).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for path in AMBIGUOUS_PATHS {
+        let status = raw_status(addr, &format!("GET {path} HTTP/1.1\r\nHost: www.lab.test\r\n\r\n")).await;
+        assert!(status.starts_with("HTTP/1.1 400"), "HTTP/1.1 {path:?}: {status}");
+    }
+    let mut c = h2(addr, "www.lab.test").await;
+    for path in AMBIGUOUS_PATHS {
+        // A :path the h2 client itself will not send (NUL, backslash) is
+        // refused before it leaves; every other one must get 400.
+        let Ok(req) = http::Request::builder()
+            .uri(format!("https://www.lab.test{path}"))
+            .body(full(""))
+        else {
+            continue;
+        };
+        let resp = c.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), 400, "HTTP/2 {path:?}");
+    }
+    assert_eq!(member.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+    drop(proxy);
+}
+
+#[tokio::test]
+async fn the_member_receives_the_normal_path_that_was_routed() {
+    let member = echo("a").await;
+    let port = free_port();
+    let (proxy, _log) = start(plan(&www_site(port, &[member.port()])), |_| {}).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = h1(addr, "www.lab.test").await;
+    for (sent, received) in [
+        ("//%6Fwa//x?a=%2F..", "GET /owa/x?a=%2F.."),
+        ("/owa/a%20b", "GET /owa/a%20b"),
+    ] {
+        let (status, _, body) = send(&mut c, get("www.lab.test", sent)).await;
+        assert_eq!(status, 200, "{sent}: {body}");
+        assert!(body.lines().any(|l| l == received), "{sent}: {body}");
+    }
+    drop(proxy);
+}

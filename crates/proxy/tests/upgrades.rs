@@ -159,15 +159,31 @@ async fn an_upgrade_request_answered_without_a_tunnel_ends_the_connection() {
     let backend = switching_backend("websocket", tunnelled.clone()).await;
     let (_proxy, addr) = lab(&backend).await;
     for (first, status) in [
-        ("GET /nowhere HTTP/1.1\r\nHost: owa.lab.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "404"),
-        ("GET /owa/ HTTP/1.1\r\nHost: owa.lab.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", "400"),
-        ("CONNECT owa.lab.test:443 HTTP/1.1\r\nHost: owa.lab.test:443\r\n\r\n", "405"),
+        (
+            "GET /nowhere HTTP/1.1\r\nHost: owa.lab.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "404",
+        ),
+        (
+            "GET /owa/ HTTP/1.1\r\nHost: owa.lab.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            "400",
+        ),
+        (
+            "CONNECT owa.lab.test:443 HTTP/1.1\r\nHost: owa.lab.test:443\r\n\r\n",
+            "405",
+        ),
     ] {
         let bytes = format!("{first}GET /owa/ HTTP/1.1\r\nHost: owa.lab.test\r\n\r\n");
         let answer = exchange(addr, "owa.lab.test", bytes.as_bytes()).await;
         assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{first}: {answer}");
-        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{first}: {answer}");
-        assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{first}: a second answer: {answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{first}: {answer}"
+        );
+        assert_eq!(
+            answer.matches("HTTP/1.1 ").count(),
+            1,
+            "{first}: a second answer: {answer}"
+        );
     }
     assert_eq!(backend.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
