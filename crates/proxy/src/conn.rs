@@ -90,25 +90,8 @@ impl ConnCtx {
         }
     }
 
-    /// Logs a request answered before the forward phase.
-    fn log_early<B>(
-        &self,
-        client: &Client,
-        req: &http::Request<B>,
-        route: Arc<str>,
-        status: u16,
-        why: &'static str,
-        started: Instant,
-    ) {
-        let host = crate::routing::request_host(req).unwrap_or_else(crate::exchange::dash);
-        let mut r = self.record(client, req.method(), host, route, status);
-        r.outcome = Some(why);
-        r.duration = started.elapsed();
-        self.shared.access_log.log(&r);
-    }
-
-    /// [`Self::log_early`] for a request gatehouse answered with its own
-    /// page: the log counts the page's bytes, which is what was sent.
+    /// Logs a request gatehouse answered itself, before the forward phase:
+    /// the log counts the page's bytes, which is what was sent.
     fn log_answer(
         &self,
         client: &Client,
@@ -308,7 +291,7 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> H
         }
         Routed::Forward(route, host) => {
             if let Some((resp, why)) = phases::admit(&ctx, &client, &route, &req) {
-                ctx.log_early(&client, &req, route.name.clone(), resp.status().as_u16(), why, started);
+                ctx.log_answer(&client, &req, route.name.clone(), &resp, why, started);
                 return Handling::Answered(Some(resp));
             }
             Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))

@@ -17,7 +17,8 @@
 //! `HTTP_1_1_REQUIRED`); bodies stream both ways unbuffered (1 GiB
 //! `RPC_IN_DATA` uploads, MAPI/HTTP `PENDING` keep-alives); route timeouts
 //! default to values that keep long polls alive; Exchange virtual directories
-//! match case-insensitively; `Upgrade` requests are tunnelled; requests with
+//! match case-insensitively; WebSocket is tunnelled on the routes that allow
+//! it and every other `Upgrade` is refused; requests with
 //! ambiguous framing get 400 and never reach a backend.
 //!
 //! Settings the topology has no keys for yet live in [`ProxyConfig`].
