@@ -1,5 +1,5 @@
 # Mensajes en español de `gatehouse describe` y `gatehouse diagram`.
-# Terminología de la edición española del póster (seeds/000_*.txt).
+# Terminología de la edición española del póster (citada en docs/reference.md).
 # Los nombres de la topología llegan ya marcados como `código`: consérvense.
 
 ## Listas

@@ -1,5 +1,5 @@
 # Messages français de `gatehouse describe` et `gatehouse diagram`.
-# Terminologie de l'édition française de l'affiche (seeds/004_*.txt).
+# Terminologie de l'édition française de l'affiche (citée dans docs/reference.md).
 # Les noms de la topologie arrivent déjà marqués comme `code` : les garder.
 
 ## Listes

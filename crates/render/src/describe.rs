@@ -1,8 +1,8 @@
 //! `gatehouse describe`: the accessible text version of the diagram, written
 //! from the live topology in English, Spanish or French, as Markdown or HTML.
 //!
-//! It follows the organisation of the poster's own accessible text (the
-//! seeds): the design, the components, the user types, how traffic moves
+//! It follows the organisation of the poster's own accessible text (quoted
+//! in docs/reference.md): the design, the components, the user types, how traffic moves
 //! for each user type with its authentication, and the legend with its
 //! ports. The words come from Fluent files (`crates/render/locales/*.ftl`)
 //! that use the products' established terminology in each language; the

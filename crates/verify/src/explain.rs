@@ -140,6 +140,9 @@ pub enum Effect {
     NotListening,
     /// gatehouse closes the connection at accept (the nftables export drops it).
     Closed,
+    /// HTTP 400: the request is refused before routing (a path whose
+    /// meaning depends on the backend's decoding).
+    BadRequest,
     /// HTTP 404.
     NotFound,
     /// HTTP 403.
@@ -156,6 +159,7 @@ impl Effect {
             Effect::Refused => "refused",
             Effect::NotListening => "not-listening",
             Effect::Closed => "closed",
+            Effect::BadRequest => "bad-request",
             Effect::NotFound => "not-found",
             Effect::Forbidden => "forbidden",
             Effect::SignInUnavailable => "sign-in-unavailable",

@@ -89,8 +89,8 @@ fn reaching_cases() -> Vec<Case> {
         ),
         // remote-employees (zones internet, vpn, directaccess)
         (
-            "internet-owa-encoded-dotted-path",
-            "192.0.2.99 mail.contoso.com tcp/443 --path /ecp/../%6Fwa/",
+            "internet-owa-encoded-path",
+            "192.0.2.99 mail.contoso.com tcp/443 --path //%6Fwa/",
             SignInUnavailable("exchange-owa"),
         ),
         (
@@ -191,6 +191,11 @@ fn denial_cases() -> Vec<Case> {
     use Expect::Denied;
     use Phase::*;
     vec![
+        (
+            "internet-ecp-through-owa-backslash",
+            "192.0.2.99 mail.contoso.com tcp/443 --path /owa/..%5cecp/",
+            Denied(Phase::Route, Effect::BadRequest),
+        ),
         (
             "partners-admin-by-name",
             "198.51.100.20 admin.contoso.com tcp/443",

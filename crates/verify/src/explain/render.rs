@@ -41,6 +41,7 @@ fn effect_text(e: Effect) -> &'static str {
         Effect::Refused => "DNS query refused",
         Effect::NotListening => "connection refused",
         Effect::Closed => "connection closed",
+        Effect::BadRequest => "HTTP 400",
         Effect::NotFound => "HTTP 404",
         Effect::Forbidden => "HTTP 403",
         Effect::SignInUnavailable => "HTTP 503, sign-in unavailable",

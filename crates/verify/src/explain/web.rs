@@ -66,6 +66,24 @@ pub(super) fn http(plan: &Plan, listener: &Listener, zone: ZoneId, q: &Query) ->
             "a request without a Host matches no route: 404".to_string(),
         );
     };
+    // The proxy's first routing step: a path whose meaning depends on the
+    // backend's decoding is refused, any other is routed in normal form.
+    let asked = path.clone();
+    let path = match gatehouse_model::path::judge(&asked) {
+        Ok(normal) => normal.into_owned(),
+        Err(why) => {
+            steps.push(Step {
+                phase: Phase::Route,
+                summary: format!("the path {path} is refused ({why})"),
+                details: vec!["IIS decodes such a path differently from a proxy, so gatehouse does not route it (docs/refusals.md, Paths)".to_string()],
+            });
+            let verdict = Verdict::Denied {
+                phase: Phase::Route,
+                effect: Effect::BadRequest,
+            };
+            return Outcome::stop(steps, None, verdict, format!("the path {path} is refused: 400"));
+        }
+    };
     let l = &listener.name.value;
     let Some(m) = select(plan, l, &host, &path) else {
         if listener.protocol.value == Protocol::Http {
@@ -116,8 +134,8 @@ pub(super) fn http(plan: &Plan, listener: &Listener, zone: ZoneId, q: &Query) ->
             m.host, m.prefix, m.path
         )
     }];
-    if m.path != path {
-        details.push(format!("the path {path} is matched as {}", m.path));
+    if m.path != asked {
+        details.push(format!("the path {asked} is matched as {}", m.path));
     }
     if m.ignore_case && m.prefix != "/" {
         let why = if r.ignore_case.is_some() {
