@@ -11,6 +11,8 @@
 
 use std::borrow::Cow;
 
+use crate::routing::is_dot_segment;
+
 /// Why a path is refused. Each is a short phrase for the access log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathRefusal {
@@ -78,6 +80,9 @@ pub fn judge(path: &str) -> Result<Cow<'_, str>, PathRefusal> {
     let mut seg_len = 0usize; // decoded bytes in the current segment
     let mut seg_dots = 0usize; // of which dots
     let mut utf8 = Vec::new(); // escaped high bytes, checked per run
+                               // No escape and no empty segment: already normal, as nearly every
+                               // path is, so it need not be scanned again to be normalised.
+    let mut normal = true;
     while i < b.len() {
         let c = b[i];
         let (decoded, width) = match c {
@@ -92,6 +97,7 @@ pub fn judge(path: &str) -> Result<Cow<'_, str>, PathRefusal> {
             _ => (c, 1),
         };
         let escaped = width == 3;
+        normal &= !escaped;
         if decoded >= 0x80 {
             if escaped {
                 utf8.push(decoded);
@@ -116,6 +122,7 @@ pub fn judge(path: &str) -> Result<Cow<'_, str>, PathRefusal> {
             if is_dot_segment(seg_len, seg_dots) {
                 return Err(PathRefusal::DotSegment);
             }
+            normal &= seg_len > 0 || i == 0;
             seg_len = 0;
             seg_dots = 0;
         } else {
@@ -130,6 +137,9 @@ pub fn judge(path: &str) -> Result<Cow<'_, str>, PathRefusal> {
     if is_dot_segment(seg_len, seg_dots) {
         return Err(PathRefusal::DotSegment);
     }
+    if normal {
+        return Ok(Cow::Borrowed(path));
+    }
     // `%u` is caught above: `u` is not a hex digit. What is left is safe to
     // put in normal form, which the route table reads too.
     Ok(match crate::routing::normalize(path) {
@@ -137,10 +147,6 @@ pub fn judge(path: &str) -> Result<Cow<'_, str>, PathRefusal> {
         Cow::Owned(n) if n == path => Cow::Borrowed(path),
         n => n,
     })
-}
-
-fn is_dot_segment(len: usize, dots: usize) -> bool {
-    len > 0 && len == dots && len <= 2
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ fn is_normal(path: &str) -> bool {
 }
 
 /// `.` or `..`, given a segment's length and how many of it are dots.
-fn is_dot_segment(len: usize, dots: usize) -> bool {
+pub(crate) fn is_dot_segment(len: usize, dots: usize) -> bool {
     (1..=2).contains(&len) && dots == len
 }
 
