@@ -55,6 +55,9 @@ pub(crate) struct ConnCtx {
     pub client: IpAddr,
     pub origin: Origin,
     pub h2: bool,
+    /// The TLS server name the client sent, lower-case, kept only where
+    /// the listener is `strict_sni`.
+    pub sni: Option<Box<str>>,
     /// `client`'s forwarding headers, rendered once.
     pub client_headers: ClientHeaders,
     /// Set once NTLM/Negotiate is seen (HTTP/1.1 only).
@@ -163,7 +166,7 @@ pub(crate) async fn serve(
         },
     };
     let _ = tcp.set_nodelay(true);
-    let mk = |h2| {
+    let mk = |h2, sni| {
         Arc::new(ConnCtx {
             shared: shared.clone(),
             plan: plan.clone(),
@@ -172,6 +175,7 @@ pub(crate) async fn serve(
             client,
             origin,
             h2,
+            sni,
             client_headers: ClientHeaders::new(client, listener.proto()),
             pinned: Mutex::new(None),
         })
@@ -180,13 +184,17 @@ pub(crate) async fn serve(
         let Some((tls, h2)) = phases::handshake(&listener, tcp, plan.config.handshake_timeout).await else {
             return;
         };
+        let sni = listener
+            .strict_sni
+            .then(|| tls.get_ref().1.server_name().map(|n| n.to_ascii_lowercase().into()))
+            .flatten();
         if h2 {
-            crate::h2server::serve(mk(true), Coalesce::new(tls)).await
+            crate::h2server::serve(mk(true, sni), Coalesce::new(tls)).await
         } else {
-            serve_h1(mk(false), tls).await
+            serve_h1(mk(false, sni), tls).await
         }
     } else {
-        serve_h1(mk(false), tcp).await
+        serve_h1(mk(false, None), tcp).await
     }
 }
 
@@ -291,6 +299,7 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> H
         }
         Routed::Forward(route, host) => {
             if let Some((resp, why)) = phases::admit(&ctx, &client, &route, &req) {
+                let resp = route.with_hsts(resp);
                 ctx.log_answer(&client, &req, route.name.clone(), &resp, why, started);
                 return Handling::Answered(Some(resp));
             }

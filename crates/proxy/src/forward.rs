@@ -122,10 +122,10 @@ pub(crate) fn forward(
         let pool_index = route.pool_index.unwrap_or(usize::MAX);
         let (Some(pool), Some(backend)) = (state.plan.topology.pools.get(pool_index), state.pools.get(pool_index))
         else {
-            return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang);
+            return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang, &route);
         };
         if let Some(why) = refused_upgrade {
-            return pending.answer(StatusCode::BAD_REQUEST, why, lang);
+            return pending.answer(StatusCode::BAD_REQUEST, why, lang, &route);
         }
         if wants_pin && ctx.h2 {
             pending.log(0, "NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
@@ -201,7 +201,7 @@ pub(crate) fn forward(
                         } else {
                             (StatusCode::BAD_GATEWAY, "no member reachable")
                         };
-                        return pending.answer(status, why, lang);
+                        return pending.answer(status, why, lang, &route);
                     };
                     let target = target(&backend.members[i], &route, ctx.listener.port, &sni);
                     let pooled = if wants_pin {
@@ -241,7 +241,7 @@ pub(crate) fn forward(
                                     crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
                                     _ => StatusCode::BAD_GATEWAY,
                                 };
-                                return pending.answer(status, "connect failed", lang);
+                                return pending.answer(status, "connect failed", lang, &route);
                             }
                             continue;
                         }
@@ -284,21 +284,26 @@ pub(crate) fn forward(
                             continue;
                         }
                         Failure::ClientBody(e) if e.is::<crate::body::TimedOut>() => {
-                            return pending.answer(StatusCode::REQUEST_TIMEOUT, "client body read timeout", lang);
+                            return pending.answer(
+                                StatusCode::REQUEST_TIMEOUT,
+                                "client body read timeout",
+                                lang,
+                                &route,
+                            );
                         }
                         Failure::ClientBody(e) => {
                             tracing::debug!(route = %route.name, "client request body failed: {e}");
-                            return pending.answer(StatusCode::BAD_REQUEST, "client body failed", lang);
+                            return pending.answer(StatusCode::BAD_REQUEST, "client body failed", lang, &route);
                         }
                         other => {
                             tracing::warn!(route = %route.name, member = %pending.rec().member, "backend request failed: {other}");
-                            return pending.answer(StatusCode::BAD_GATEWAY, "backend request failed", lang);
+                            return pending.answer(StatusCode::BAD_GATEWAY, "backend request failed", lang, &route);
                         }
                     }
                 }
                 Err(what) => {
                     pending.release();
-                    return pending.answer(StatusCode::GATEWAY_TIMEOUT, what, lang);
+                    return pending.answer(StatusCode::GATEWAY_TIMEOUT, what, lang, &route);
                 }
             };
 
@@ -328,7 +333,7 @@ pub(crate) fn forward(
             if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
                 pending.release();
                 tracing::warn!(route = %route.name, member = %pending.rec().member, "backend switched protocols unasked");
-                return pending.answer(StatusCode::BAD_GATEWAY, "unasked 101 from backend", lang);
+                return pending.answer(StatusCode::BAD_GATEWAY, "unasked 101 from backend", lang, &route);
             }
             let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
             let (inner, after) = if tunnel {
@@ -397,6 +402,10 @@ pub(crate) fn forward(
                 // hyper never polls a body that has already ended.
                 body.complete();
             }
+            if let Some(hsts) = &route.hsts {
+                // The gateway's policy, not whatever the backend sent.
+                headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+            }
             let mut resp = Response::new(ProxyBody::Upstream(Box::new(body)));
             *resp.status_mut() = status;
             *resp.headers_mut() = headers;
@@ -434,9 +443,10 @@ impl Unanswered {
         status: StatusCode,
         why: &'static str,
         lang: pages::Lang,
+        route: &CompiledRoute,
     ) -> Result<Response<ProxyBody>, BoxError> {
         self.log(status.as_u16(), why);
-        Ok(page(status, lang))
+        Ok(route.with_hsts(page(status, lang)))
     }
 
     fn log(&mut self, status: u16, why: &'static str) {

@@ -80,6 +80,18 @@ fn text(status: StatusCode, lang: Lang) -> (&'static str, &'static str) {
         (408, En) => ("Request timeout", "The request took too long to arrive."),
         (408, Es) => ("Tiempo de solicitud agotado", "La solicitud tardó demasiado en llegar."),
         (408, Fr) => ("Délai de requête dépassé", "La requête a mis trop de temps à arriver."),
+        (421, En) => (
+            "Misdirected request",
+            "This connection does not serve that site. Please try again.",
+        ),
+        (421, Es) => (
+            "Solicitud mal dirigida",
+            "Esta conexión no sirve ese sitio. Inténtelo de nuevo.",
+        ),
+        (421, Fr) => (
+            "Requête mal dirigée",
+            "Cette connexion ne dessert pas ce site. Veuillez réessayer.",
+        ),
         (502, En) => (
             "Bad gateway",
             "The server behind this site could not be reached. Please try again later.",

@@ -6,7 +6,7 @@
 //! | accept    | [`accept`]                     | the TCP connection is closed, no TLS, no byte |
 //! | handshake | [`handshake`]                  | the connection is closed                      |
 //! | client    | [`client`]                     | 403 (the request's client is denied)          |
-//! | route     | [`route`]                      | 400, 404, or a redirect to HTTPS              |
+//! | route     | [`route`]                      | 400, 421, 404, or a redirect to HTTPS         |
 //! | admit     | [`admit`]                      | 403 (`deny`), 503 (pre-auth not enforced)     |
 //! | pick      | [`crate::forward`] (`pick`)    | 503 when the pool has no usable member        |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
@@ -162,6 +162,18 @@ pub(crate) fn route<B>(ctx: &ConnCtx, client: &Client, req: &Request<B>) -> Rout
     let Some(host) = request_host(req) else {
         return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "invalid host");
     };
+    // `strict_sni`: the name that chose the certificate must be the name
+    // that chooses the route, or one site's name reaches another's routes.
+    // HTTP/2 gets 421: a browser may reuse a connection for another name
+    // its certificate covers (RFC 9113 9.1.1), and retries 421 on a new one.
+    if ctx.sni.as_deref().is_some_and(|sni| sni != &*host) {
+        let status = if ctx.h2 {
+            StatusCode::MISDIRECTED_REQUEST
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        return Routed::Respond(page(status, lang()), "host differs from SNI");
+    }
     if req.method() == http::Method::CONNECT {
         return Routed::Respond(page(StatusCode::METHOD_NOT_ALLOWED, lang()), "CONNECT refused");
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_model::topology::{Affinity, AuthPolicy, Route};
+use gatehouse_model::topology::{Affinity, AuthPolicy, Listener, Route};
 use gatehouse_model::Plan;
 use gatehouse_policy::ZoneId;
 
@@ -30,10 +30,13 @@ pub(crate) struct CompiledRoute {
     pub plain: bool,
     /// `Upgrade: websocket` may be tunnelled; every other Upgrade is refused.
     pub websocket: bool,
+    /// `Strict-Transport-Security` for this route on this listener, rendered
+    /// once; `None` on plain HTTP or where the topology turns it off.
+    pub hsts: Option<http::HeaderValue>,
 }
 
 impl CompiledRoute {
-    fn new(plan: &Plan, r: &Route) -> CompiledRoute {
+    fn new(plan: &Plan, r: &Route, listener: Option<&Listener>) -> CompiledRoute {
         let zone_ids = |names: &[gatehouse_model::topology::Spanned<String>]| -> Vec<ZoneId> {
             names.iter().filter_map(|z| plan.zone_id(&z.value)).collect()
         };
@@ -59,6 +62,9 @@ impl CompiledRoute {
                 .and_then(|h| http::HeaderValue::from_str(h).ok()),
             plain: r.plain,
             websocket: r.websocket,
+            hsts: listener
+                .and_then(|l| r.hsts_on(l))
+                .and_then(|h| http::HeaderValue::from_str(&h.header_value()).ok()),
         }
     }
 
@@ -68,6 +74,16 @@ impl CompiledRoute {
             .iter()
             .find(|(z, _)| *z == zone)
             .map_or(&self.auth_default, |(_, p)| p)
+    }
+
+    /// Adds the route's `Strict-Transport-Security` to an answer of
+    /// gatehouse's own, so that a refused request teaches HTTPS too.
+    pub fn with_hsts<B>(&self, mut resp: http::Response<B>) -> http::Response<B> {
+        if let Some(hsts) = &self.hsts {
+            resp.headers_mut()
+                .insert(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
+        resp
     }
 
     pub fn admits_zone(&self, zone: ZoneId) -> bool {
@@ -87,9 +103,10 @@ impl RouteTable {
     pub fn compile(plan: &Plan, listener: &str) -> RouteTable {
         let table = gatehouse_model::routing::RouteTable::compile(plan, listener);
         let mut routes = vec![None; plan.topology.routes.len()];
+        let own = plan.topology.listeners.iter().find(|l| l.name.value == listener);
         for i in table.routes() {
             if routes[i].is_none() {
-                routes[i] = Some(Arc::new(CompiledRoute::new(plan, &plan.topology.routes[i])));
+                routes[i] = Some(Arc::new(CompiledRoute::new(plan, &plan.topology.routes[i], own)));
             }
         }
         RouteTable { table, routes }

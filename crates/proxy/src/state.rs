@@ -31,6 +31,8 @@ pub(crate) struct ListenerState {
     pub routes: RouteTable,
     pub port: u16,
     pub limit: Option<Arc<Semaphore>>,
+    /// Requests must name the TLS server name as their host (`strict_sni`).
+    pub strict_sni: bool,
 }
 
 impl ListenerState {
@@ -121,6 +123,7 @@ impl PlanState {
                     routes: RouteTable::compile(&plan, &l.name.value),
                     port,
                     limit: l.max_connections.map(|m| Arc::new(Semaphore::new(m as usize))),
+                    strict_sni: l.strict_sni(),
                 });
                 listeners.insert(SocketAddr::new(l.address.value, port), state);
             }

@@ -42,6 +42,10 @@ pub(super) fn listener(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '
         })
         .unwrap_or_default();
     let client_address = f.keyword(ctx, "client_address", &ClientAddress::ALL);
+    let strict_sni = f
+        .take("strict_sni")
+        .map(|v| Spanned::new(f.bool(ctx, "strict_sni", false), v.span()));
+    let hsts = f.take("hsts").and_then(|v| hsts(ctx, v));
     let description = f.str(ctx, "description").map(|s| s.value);
     let span = f.span.clone();
     f.finish(ctx);
@@ -60,9 +64,52 @@ pub(super) fn listener(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '
         proxy_protocol,
         trusted_proxies,
         client_address,
+        strict_sni,
+        hsts,
         description,
         span,
     })
+}
+
+/// `hsts = false`, `hsts = true` (the defaults), or
+/// `hsts = { max_age = "365d", include_subdomains = true, preload = true }`.
+fn hsts(ctx: &mut Ctx, v: &Value<'_>) -> Option<HstsSetting> {
+    let on = match v.get_ref() {
+        DeValue::Boolean(false) => None,
+        DeValue::Boolean(true) => Some(Hsts::default_policy()),
+        DeValue::Table(_) => {
+            let mut f = Fields::of(ctx, "`hsts`", v)?;
+            let max_age = f.duration(ctx, "max_age", Hsts::DEFAULT_MAX_AGE).value;
+            let include_subdomains = f.bool(ctx, "include_subdomains", false);
+            let preload = f.bool(ctx, "preload", false);
+            f.finish(ctx);
+            // Browsers' preload lists take a host only with both (and a
+            // year or more); a header claiming preload without them is
+            // rejected there, so it is rejected here, where it is written.
+            if preload && (!include_subdomains || max_age < Hsts::DEFAULT_MAX_AGE) {
+                ctx.push(
+                    Diagnostic::error("invalid-value", "`hsts` asks for preload without what preload requires")
+                        .at(v.span())
+                        .label("preload needs include_subdomains = true and max_age of 365d or more")
+                        .hint("write `hsts = { max_age = \"365d\", include_subdomains = true, preload = true }`, or drop `preload`"),
+                );
+                return None;
+            }
+            Some(Hsts {
+                max_age,
+                include_subdomains,
+                preload,
+            })
+        }
+        other => {
+            ctx.push(
+                reader::wrong_type("hsts", "true, false or a table", other, v.span())
+                    .hint("write `hsts = false`, or `hsts = { max_age = \"365d\" }`"),
+            );
+            return None;
+        }
+    };
+    Some(Spanned::new(on, v.span()))
 }
 
 pub(super) fn route(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>) -> Option<Route> {
@@ -149,6 +196,7 @@ pub(super) fn route(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>)
     let ignore_case = f.take("ignore_case").map(|_| f.bool(ctx, "ignore_case", false));
     let plain = f.bool(ctx, "plain", false);
     let websocket = f.bool(ctx, "websocket", false);
+    let hsts = f.take("hsts").and_then(|v| hsts(ctx, v));
     let user_types = f.str_list(ctx, "user_types");
     let span = f.span.clone();
     f.finish(ctx);
@@ -168,6 +216,7 @@ pub(super) fn route(ctx: &mut Ctx, name: Spanned<String>, mut f: Fields<'_, '_>)
         ignore_case,
         plain,
         websocket,
+        hsts,
         user_types,
         span,
     })

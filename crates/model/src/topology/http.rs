@@ -73,3 +73,46 @@ impl Default for HttpSettings {
         HttpSettings::defaults(0..0)
     }
 }
+
+/// `Strict-Transport-Security` (RFC 6797): browsers that saw it use HTTPS
+/// alone for the host until `max_age` passes, so a later downgrade to plain
+/// HTTP (a rogue Wi-Fi stripping the redirect) finds nothing to strip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hsts {
+    pub max_age: Duration,
+    pub include_subdomains: bool,
+    pub preload: bool,
+}
+
+impl Hsts {
+    /// One year: what browsers' preload lists ask for, and long enough that
+    /// a user who signs in monthly is never without it.
+    pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(31_536_000);
+
+    /// What an https listener sends when the topology says nothing.
+    pub fn default_policy() -> Hsts {
+        Hsts {
+            max_age: Hsts::DEFAULT_MAX_AGE,
+            // Off by default: a sub-domain may serve plain HTTP that this
+            // gateway does not know of.
+            include_subdomains: false,
+            preload: false,
+        }
+    }
+
+    /// The header's value, e.g. `max-age=31536000; includeSubDomains`.
+    pub fn header_value(&self) -> String {
+        let mut v = format!("max-age={}", self.max_age.as_secs());
+        if self.include_subdomains {
+            v.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            v.push_str("; preload");
+        }
+        v
+    }
+}
+
+/// An `hsts` key as written: `false` turns it off, `true` or a table turns
+/// it on. Absent, the listener's default applies.
+pub type HstsSetting = Spanned<Option<Hsts>>;

@@ -429,8 +429,40 @@ pub struct Listener {
     /// Where the client's address comes from when the peer is a trusted
     /// proxy. Zones, the ACL and logs then use that address.
     pub client_address: Option<Spanned<ClientAddress>>,
+    /// `strict_sni`: a request whose Host is not the TLS server name is
+    /// refused. `None` when not written; see [`Listener::strict_sni`].
+    pub strict_sni: Option<Spanned<bool>>,
+    /// `hsts` as written; see [`Listener::hsts`].
+    pub hsts: Option<HstsSetting>,
     pub description: Option<String>,
     pub span: Span,
+}
+
+impl Listener {
+    /// Whether Host must equal the TLS server name: as written, else on
+    /// where the listener offers more than one certificate, because there a
+    /// name that picks one certificate could otherwise reach another
+    /// certificate's sites. Plain listeners have no server name.
+    pub fn strict_sni(&self) -> bool {
+        self.protocol.value == Protocol::Https
+            && self
+                .strict_sni
+                .as_ref()
+                .map_or(self.certificates.len() > 1, |s| s.value)
+    }
+
+    /// The HSTS policy of this listener's responses: as written, else
+    /// [`Hsts::default_policy`] on https listeners. Never on plain HTTP
+    /// (RFC 6797 7.2: a header sent over plain HTTP proves nothing).
+    pub fn hsts(&self) -> Option<Hsts> {
+        if self.protocol.value != Protocol::Https {
+            return None;
+        }
+        match &self.hsts {
+            Some(written) => written.value.clone(),
+            None => Some(Hsts::default_policy()),
+        }
+    }
 }
 
 /// How a trusted proxy in front of a listener tells the client's address.
@@ -502,6 +534,17 @@ impl AuthPolicy {
     }
 }
 
+impl Route {
+    /// The HSTS policy of this route's responses on `listener`: the
+    /// route's own when written, else the listener's; never on plain HTTP.
+    pub fn hsts_on(&self, listener: &Listener) -> Option<Hsts> {
+        match &self.hsts {
+            Some(written) if listener.protocol.value == Protocol::Https => written.value.clone(),
+            _ => listener.hsts(),
+        }
+    }
+}
+
 /// Host names plus path prefixes on HTTP listeners, sent to one pool.
 #[derive(Clone, Debug)]
 pub struct Route {
@@ -527,6 +570,8 @@ pub struct Route {
     pub plain: bool,
     /// WebSocket upgrades are tunnelled on this route; off, any Upgrade is refused.
     pub websocket: bool,
+    /// `hsts` as written: replaces the listener's policy on this route.
+    pub hsts: Option<HstsSetting>,
     /// The user types this route is published for; empty when not stated.
     /// Verification treats other user types' flows to it as undeclared.
     pub user_types: Vec<Spanned<String>>,

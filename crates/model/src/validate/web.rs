@@ -93,6 +93,21 @@ impl Validator<'_> {
                     .hint("set `protocol = \"https\"`, or remove `certificates`"),
                 );
             }
+            if proto != Protocol::Https {
+                // Both speak of TLS: a server name to compare, a header that
+                // means something only when it arrived over TLS.
+                let written = [
+                    l.strict_sni.as_ref().map(|s| ("strict_sni", s.span.clone())),
+                    l.hsts.as_ref().map(|h| ("hsts", h.span.clone())),
+                ];
+                for (key, span) in written.into_iter().flatten() {
+                    self.out.push(
+                        Diagnostic::warning("ignored-key", format!("{who} is not https; its `{key}` is not used"))
+                            .at(span)
+                            .hint(format!("set `protocol = \"https\"`, or remove `{key}`")),
+                    );
+                }
+            }
             if proto == Protocol::Udp && l.proxy_protocol.is_some() {
                 self.out.push(
                     Diagnostic::error(
