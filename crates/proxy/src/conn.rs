@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -110,6 +110,35 @@ impl ConnCtx {
         r.outcome = Some(why);
         r.duration = started.elapsed();
         r.bytes_out = resp.body().size_hint().exact().unwrap_or(0);
+        self.shared.access_log.log(&r);
+    }
+}
+
+impl ConnCtx {
+    /// Logs a request refused before it was a request: its head did not
+    /// parse, or its framing was ambiguous. Method, host and route are `-`.
+    pub(crate) fn log_unparsed(&self, status: u16, why: &'static str) {
+        let peer = self.peer.ip().to_canonical();
+        let zone = match self.origin {
+            Origin::Connection(zone) => zone,
+            // A trusted proxy's client is in the head that did not parse.
+            Origin::ForwardedFor => self.plan.plan.classify(peer),
+        };
+        let client = Client {
+            addr: self.client,
+            zone,
+            via: (self.client != peer).then_some(peer),
+            chain: None,
+        };
+        let unknown = http::Method::from_bytes(b"-").unwrap_or_default();
+        let mut r = self.record(
+            &client,
+            &unknown,
+            crate::exchange::dash(),
+            crate::exchange::dash(),
+            status,
+        );
+        r.outcome = Some(why);
         self.shared.access_log.log(&r);
     }
 }
@@ -220,7 +249,12 @@ where
         .max_buf_size(crate::guard::MAX_REQUEST_HEAD)
         .max_headers(crate::guard::MAX_REQUEST_HEADERS);
     let warn_ctx = ctx.clone();
+    // The guard spoils an ambiguous head so that hyper refuses it; the
+    // refusal is then logged as what it was.
+    let ambiguous = Arc::new(AtomicBool::new(false));
+    let spoiled = ambiguous.clone();
     let guard = SmugglingGuard::new(Linger::new(io)).on_ambiguous(move || {
+        spoiled.store(true, Ordering::Relaxed);
         let shared = &warn_ctx.shared;
         // Rate-limited: a client can send one such head per connection, and
         // open connections without end.
@@ -235,14 +269,39 @@ where
         }
     });
     let conn = builder.serve_connection(TokioIo::new(guard), svc).with_upgrades();
-    drive(&shared, conn, |c| c.graceful_shutdown()).await;
+    if let Some(e) = drive(&shared, conn, |c| c.graceful_shutdown()).await {
+        if let Some((status, why)) = parser_refusal(&e) {
+            let why = if ambiguous.load(Ordering::Relaxed) {
+                "ambiguous request framing"
+            } else {
+                why
+            };
+            ctx.log_unparsed(status, why);
+        }
+    }
     // Dropping the context drops a pinned backend connection with it.
     drop(ctx);
 }
 
+/// What hyper answered a request head it could not parse, and why, for
+/// the access log; `None` for errors that are not about a request (a
+/// client going away, a timeout between requests).
+fn parser_refusal(e: &hyper::Error) -> Option<(u16, &'static str)> {
+    if e.is_parse_too_large() {
+        // hyper tells the two apart only in its message.
+        return Some(if e.to_string().contains("URI") {
+            (414, "request URI too long")
+        } else {
+            (431, "request head too large")
+        });
+    }
+    e.is_parse().then_some((400, "unparsable request head"))
+}
+
 /// Runs a client connection, starting a graceful shutdown when asked and
-/// dropping it when the shutdown deadline passes.
-pub(crate) async fn drive<C, E>(shared: &Shared, conn: C, graceful: impl Fn(std::pin::Pin<&mut C>))
+/// dropping it when the shutdown deadline passes. Returns the error the
+/// connection ended with, if it ended with one.
+pub(crate) async fn drive<C, E>(shared: &Shared, conn: C, graceful: impl Fn(std::pin::Pin<&mut C>)) -> Option<E>
 where
     C: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,
@@ -253,7 +312,7 @@ where
     loop {
         let level = *stop.borrow_and_update();
         if level >= 2 {
-            return;
+            return None;
         }
         if level == 1 && !asked {
             asked = true;
@@ -261,14 +320,13 @@ where
         }
         tokio::select! {
             r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!("client connection ended: {e}");
-                }
-                return;
+                let e = r.err()?;
+                tracing::debug!("client connection ended: {e}");
+                return Some(e);
             }
             changed = stop.changed() => {
                 if changed.is_err() {
-                    return;
+                    return None;
                 }
             }
         }

@@ -76,7 +76,24 @@ where
         streams: FuturesUnordered::new(),
         ctx: ctx.clone(),
     };
-    crate::conn::drive(&ctx.shared, served, |s| s.get_mut().conn.graceful_shutdown()).await;
+    let ended = crate::conn::drive(&ctx.shared, served, |s| s.get_mut().conn.graceful_shutdown()).await;
+    if let Some(e) = ended.filter(|e| e.is_go_away() && e.is_library()) {
+        // gatehouse ended the connection for the client's misbehaviour
+        // (a flood of resets, a protocol error). The h2 crate resets a
+        // malformed stream on its own and tells nobody, so this line is
+        // the trace such streams leave once they add up.
+        let shared = &ctx.shared;
+        if shared.header_log.allow(std::time::Instant::now()) {
+            tracing::warn!(
+                listener = %ctx.listener.name,
+                client = %ctx.client,
+                peer = %ctx.peer,
+                reason = ?e.reason(),
+                suppressed = shared.header_log.take_suppressed(),
+                "HTTP/2 connection closed with GOAWAY for the client's errors"
+            );
+        }
+    }
 }
 
 /// A connection and its streams, as one future for [`crate::conn::drive`].
