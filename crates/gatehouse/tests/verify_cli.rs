@@ -31,7 +31,16 @@ fn verify_of_the_built_in_contoso_exits_0_with_no_errors() {
         out.contains("user type internal-employees \"Internal employees\""),
         "{out}"
     );
-    assert!(out.contains("\nverify: 0 errors, 0 findings"), "{out}");
+    // The seven pre-authenticated policies are refused at runtime: warnings, not errors.
+    assert!(
+        out.contains("\nverify: 0 errors, 7 findings (7 warnings, 0 info)"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("warning[pre-authentication-not-enforced]: route ").count(),
+        7,
+        "{out}"
+    );
 }
 
 #[test]
@@ -79,6 +88,18 @@ fn verify_flows_lists_every_flow_with_where_it_stops() {
     assert!(
         out.contains("route: route exchange-powershell admits only zones intranet (others get 404)"),
         "{out}"
+    );
+    // A flow the design opens but gatehouse refuses says so on its line.
+    let owa = out
+        .lines()
+        .find(|l| l.starts_with("  ok ") && l.contains(" internet ") && l.contains("mail.contoso.com:443 /owa "))
+        .unwrap_or_else(|| panic!("no OWA line from the internet:\n{out}"));
+    assert!(
+        owa.ends_with(
+            "https-public → exchange-owa → exchange-owa; auth: pre-authentication with corp-forms (forms), \
+             which gatehouse does not enforce yet: every request is refused with 503 (sign-in unavailable)"
+        ),
+        "{owa}"
     );
 }
 

@@ -83,6 +83,7 @@ flow-auth-anonymous = Authentication: anonymous; the reverse proxy asks for no s
 flow-auth-pass-through = Authentication: by the servers; NTLM, Kerberos, TLS-DSK or SAML pass through the reverse proxy.
 flow-auth-refused = The route refuses this zone.
 flow-auth-preauth = Authentication: { $method } with { $provider }, at the reverse proxy, before any traffic reaches the servers.
+flow-auth-not-enforced = gatehouse does not enforce this method yet: until it does, it refuses these requests with HTTP 503 (sign-in unavailable), and nothing reaches the servers.
 flow-auth-layer4 = Authentication: by the servers; TLS passes through the load balancer unopened.
 flow-auth-direct = Authentication: by the servers; clients connect to them directly.
 

@@ -84,6 +84,7 @@ flow-auth-anonymous = Autenticación: anónima; el proxy inverso no pide iniciar
 flow-auth-pass-through = Autenticación: en los servidores; NTLM, Kerberos, TLS-DSK o SAML atraviesan el proxy inverso.
 flow-auth-refused = La ruta rechaza esta zona.
 flow-auth-preauth = Autenticación: { $method } con { $provider }, en el proxy inverso, antes de que el tráfico llegue a los servidores.
+flow-auth-not-enforced = gatehouse aún no aplica este método: hasta que lo haga, rechaza estas solicitudes con HTTP 503 (inicio de sesión no disponible) y nada llega a los servidores.
 flow-auth-layer4 = Autenticación: en los servidores; TLS atraviesa el equilibrador de carga sin abrirse.
 flow-auth-direct = Autenticación: en los servidores; los clientes se conectan a ellos directamente.
 

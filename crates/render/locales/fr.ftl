@@ -84,6 +84,7 @@ flow-auth-anonymous = Authentification : anonyme ; le proxy inverse ne demande a
 flow-auth-pass-through = Authentification : par les serveurs ; NTLM, Kerberos, TLS-DSK ou SAML traversent le proxy inverse.
 flow-auth-refused = La route refuse cette zone.
 flow-auth-preauth = Authentification : { $method } avec { $provider }, au proxy inverse, avant que le trafic n'atteigne les serveurs.
+flow-auth-not-enforced = gatehouse n'applique pas encore cette méthode : d'ici là, il refuse ces requêtes avec HTTP 503 (connexion indisponible) et rien n'atteint les serveurs.
 flow-auth-layer4 = Authentification : par les serveurs ; TLS traverse l'équilibreur de charge sans être ouvert.
 flow-auth-direct = Authentification : par les serveurs ; les clients s'y connectent directement.
 

@@ -255,3 +255,55 @@ fn html_is_a_complete_page_in_the_chosen_language() {
         assert!(links >= 8, "{lang}: the published URLs are links");
     }
 }
+
+/// Each language's sentence after a provider's pre-authentication, while
+/// gatehouse does not enforce the method and the route refuses with 503.
+fn not_enforced(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "gatehouse does not enforce this method yet: until it does, it refuses these requests with HTTP 503 (sign-in unavailable), and nothing reaches the servers.",
+        Lang::Es => "gatehouse aún no aplica este método: hasta que lo haga, rechaza estas solicitudes con HTTP 503 (inicio de sesión no disponible) y nada llega a los servidores.",
+        Lang::Fr => "gatehouse n'applique pas encore cette méthode : d'ici là, il refuse ces requêtes avec HTTP 503 (connexion indisponible) et rien n'atteint les serveurs.",
+    }
+}
+
+#[test]
+fn pre_authenticated_flows_say_gatehouse_refuses_them_with_503_in_every_language() {
+    let plan = contoso();
+    let providers = ["`corp-forms`", "`corp-basic`", "`partner-forms`", "`partner-saml`"];
+    for lang in Lang::ALL {
+        let text = describe(&plan, lang, DescribeFormat::Markdown);
+        let sentence = not_enforced(lang);
+        // The flow lines that name a provider's sign-in, and only those, say it.
+        let flow_lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("  - ") && providers.iter().any(|p| l.contains(p)))
+            .collect();
+        assert_eq!(flow_lines.len(), 7, "{lang}: {flow_lines:#?}");
+        for line in &flow_lines {
+            assert!(line.ends_with(&format!(". {sentence}")), "{lang}: {line}");
+        }
+        assert_eq!(text.matches(sentence).count(), 7, "{lang}");
+    }
+    let en = describe(&plan, Lang::En, DescribeFormat::Markdown);
+    let owa = en
+        .lines()
+        .find(|l| l.starts_with("  - From `internet`, <https://mail.contoso.com> (/owa, /ecp)"))
+        .expect("OWA and ECP from the Internet");
+    assert!(
+        owa.ends_with(
+            "Authentication: forms-based authentication with `corp-forms`, at the reverse proxy, before any traffic \
+             reaches the servers. gatehouse does not enforce this method yet: until it does, it refuses these \
+             requests with HTTP 503 (sign-in unavailable), and nothing reaches the servers."
+        ),
+        "{owa}"
+    );
+    // Pass-through and anonymous flows are forwarded: no such sentence.
+    let pass_through = en
+        .lines()
+        .find(|l| l.contains("From `partners`, <https://mail.contoso.com>"))
+        .expect("Exchange from partners");
+    assert!(
+        pass_through.contains("pass through the reverse proxy") && !pass_through.contains("503"),
+        "{pass_through}"
+    );
+}

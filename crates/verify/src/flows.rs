@@ -6,7 +6,10 @@
 //! is walked the way traffic goes: zone → VPN or DirectAccess →
 //! DNS view → gateway ACL → VIP → route → auth policy → pool → tier, and
 //! for the Lync Edge tier on through the Edge's internal zone to the Lync
-//! front-end pool. Each hop says whether it passes and why ([`walk`]).
+//! front-end pool. Each hop says whether it passes and why ([`walk`]). An
+//! auth hop whose provider's method gatehouse does not enforce yet is
+//! [`Outcome::NotEnforced`]: the design passes it, the proxy refuses it with
+//! 503, and a `pre-authentication-not-enforced` finding names who is refused.
 //!
 //! The walks are compared with what user types declare (their `reaches`,
 //! and routes' `user_types`); [`intent`] documents precisely which

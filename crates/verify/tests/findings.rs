@@ -182,6 +182,27 @@ fn a_pool_with_one_primary_is_not_reported() {
     quiet("backup-with-primary.toml", "route-to-backup-only-pool");
 }
 
+#[test]
+fn a_route_whose_default_policy_names_a_provider_warns_that_its_user_types_are_refused() {
+    // Admins sign in with admin-forms on ecp (its `auth_default`), which
+    // gatehouse does not enforce: the design is met, the runtime refuses.
+    let (r, f) = fired("route-user-types-quiet.toml", "pre-authentication-not-enforced");
+    assert!(!r.has_errors(), "{:#?}", r.errors);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(
+        f[0].message,
+        "route ecp pre-authenticates zone intranet with admin-forms (forms), which gatehouse does not enforce yet: \
+         user type admins is refused with 503 (sign-in unavailable) on mail.fabrikam.com:443 /ecp until forms is enforced"
+    );
+}
+
+#[test]
+fn pass_through_routes_raise_no_pre_authentication_finding() {
+    quiet("exchange-basic.toml", "pre-authentication-not-enforced");
+    quiet("route-user-types.toml", "pre-authentication-not-enforced");
+}
+
 /// Lower case with runs of whitespace (and markdown line breaks) as one space.
 fn normalise(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -211,6 +232,7 @@ fn every_guidance_quote_is_in_docs_reference_md() {
         "exchange-health-root.toml",
         "activesync-short-idle.toml",
         "backup-only.toml",
+        "route-user-types-quiet.toml",
     ];
     let mut ids = Vec::new();
     for fx in fixtures {
@@ -248,6 +270,7 @@ fn every_guidance_quote_is_in_docs_reference_md() {
         "exchange-health-check-root",
         "activesync-idle-timeout",
         "route-to-backup-only-pool",
+        "pre-authentication-not-enforced",
     ] {
         assert!(ids.contains(&id), "no fixture exercised {id}");
     }

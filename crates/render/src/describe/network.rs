@@ -77,8 +77,14 @@ pub(crate) enum FlowAuth {
     PassThrough,
     /// A route that refuses the zone.
     Refused,
-    /// Pre-authentication at the reverse proxy with a provider.
-    PreAuth { provider: String, method: AuthMethod },
+    /// Pre-authentication at the reverse proxy with a provider. `enforced`
+    /// is false while gatehouse does not enforce the method, and the route
+    /// refuses those requests with 503 ([`gatehouse_model::Admission`]).
+    PreAuth {
+        provider: String,
+        method: AuthMethod,
+        enforced: bool,
+    },
     /// A layer-4 listener: TLS passes through, the servers authenticate.
     Layer4,
     /// DNS load balancing: clients connect to the members themselves.

@@ -132,10 +132,22 @@ pub(crate) fn flow_auth(t: &Text, a: &FlowAuth) -> String {
         FlowAuth::Anonymous => t.get("flow-auth-anonymous"),
         FlowAuth::PassThrough => t.get("flow-auth-pass-through"),
         FlowAuth::Refused => t.get("flow-auth-refused"),
-        FlowAuth::PreAuth { provider, method } => t.fmt(
-            "flow-auth-preauth",
-            &[("method", s(auth_method(t, *method))), ("provider", s(c(provider)))],
-        ),
+        FlowAuth::PreAuth {
+            provider,
+            method,
+            enforced,
+        } => {
+            let mut text = t.fmt(
+                "flow-auth-preauth",
+                &[("method", s(auth_method(t, *method))), ("provider", s(c(provider)))],
+            );
+            if !enforced {
+                // Until then the route refuses them: say so, after the intent.
+                text.push(' ');
+                text.push_str(&t.get("flow-auth-not-enforced"));
+            }
+            text
+        }
         FlowAuth::Layer4 => t.get("flow-auth-layer4"),
         FlowAuth::Direct => t.get("flow-auth-direct"),
     }

@@ -5,6 +5,7 @@
 //!
 //! | id | severity | fires when |
 //! | --- | --- | --- |
+//! | `pre-authentication-not-enforced` | warning | a flow the design opens goes through a route whose policy for the zone names a provider whose method gatehouse does not enforce yet, so every such request is refused with 503 (one finding per route and zone) |
 //! | `lync-over-vpn`, `lync-over-directaccess` | warning | Lync SIP (signalling, media, federation: class `lync-sip`) is open from a VPN or DirectAccess zone |
 //! | `exchange-cookie-affinity` | info | a route to an Exchange pool sets `affinity = "cookie"` |
 //! | `sharepoint-affinity` | info | a route to a SharePoint pool sets any affinity, or a SharePoint front-end pool uses `source-hash` |
@@ -17,10 +18,11 @@
 use std::time::Duration;
 
 use gatehouse_model::topology::{Affinity, Algorithm, CheckKind, Product, Tier, TrafficClass, Transport};
+use gatehouse_model::Admission;
 
 use super::intent::Walks;
-use super::report::{Finding, Guidance, Severity};
-use super::walk::Network;
+use super::report::{Finding, Guidance, Outcome, Severity, Step, Target};
+use super::walk::{Network, Walk};
 use super::zones::ZoneKind;
 
 const REMOTE_ACCESS: &str = "docs/reference.md, Remote-access guidance";
@@ -68,6 +70,11 @@ pub const ACTIVESYNC_IDLE: Guidance = Guidance {
     section: "docs/reference.md, User types and what each reaches",
     note: Some("Not in the poster: ActiveSync direct push holds each request open for the device's heartbeat interval, commonly 15 minutes and up to 59; an idle timeout below 15 minutes cuts those requests and drains phone batteries with reconnects (Exchange ActiveSync direct-push documentation)."),
 };
+pub const PRE_AUTHENTICATION: Guidance = Guidance {
+    quote: "publishes intranet apps to the Internet for authenticated users and partners, pre-authenticates before traffic reaches the servers (Basic, NTLM, Kerberos, forms)",
+    section: "docs/reference.md, The shared devices",
+    note: Some("Not in the poster: gatehouse does not enforce any pre-authentication method yet, so a route that names a provider refuses the requests it covers with 503 (sign-in unavailable) rather than forward them unauthenticated (docs/refusals.md, Pre-authentication)."),
+};
 pub const POOL_SPREADS: Guidance = Guidance {
     quote: "one virtual IP per product (Lync VIP, SharePoint VIP, Exchange VIP) spreading client sessions over the server pool",
     section: "docs/reference.md, The shared devices",
@@ -77,6 +84,7 @@ pub const POOL_SPREADS: Guidance = Guidance {
 /// Every finding, in a stable order.
 pub fn findings(net: &Network<'_>, walks: &Walks) -> Vec<Finding> {
     let mut out = Vec::new();
+    pre_authentication(net, walks, &mut out);
     lync_over_remote_access(net, walks, &mut out);
     affinity(net, &mut out);
     lync_web(net, &mut out);
@@ -86,6 +94,112 @@ pub fn findings(net: &Network<'_>, walks: &Walks) -> Vec<Finding> {
     backup_only(net, &mut out);
     super::dns::findings(net, &mut out);
     out
+}
+
+/// Who the design lets through a route from one zone, though gatehouse
+/// refuses them all at runtime.
+#[derive(Default)]
+struct Refused {
+    route: String,
+    zone: String,
+    /// User type names; "anybody" for a zone no user type comes from.
+    who: Vec<String>,
+    targets: Vec<String>,
+}
+
+impl Refused {
+    /// Adds `who` reaching `tg` along `w` when the walk is open by design and
+    /// its auth hop is refused at runtime.
+    fn add(all: &mut Vec<Refused>, zone: &str, who: &str, tg: &Target, w: &Walk) {
+        let not_enforced = w
+            .hops
+            .iter()
+            .any(|h| h.step == Step::Auth && h.outcome == Outcome::NotEnforced);
+        let Some(route) = tg.entries[w.entry].route.as_deref() else {
+            return;
+        };
+        if !w.access.is_open() || !not_enforced {
+            return;
+        }
+        let i = match all.iter().position(|x| x.route == route && x.zone == zone) {
+            Some(i) => i,
+            None => {
+                all.push(Refused {
+                    route: route.to_string(),
+                    zone: zone.to_string(),
+                    ..Refused::default()
+                });
+                all.len() - 1
+            }
+        };
+        let r = &mut all[i];
+        if !r.who.iter().any(|x| x == who) {
+            r.who.push(who.to_string());
+        }
+        if !r.targets.contains(&tg.label()) {
+            r.targets.push(tg.label());
+        }
+    }
+}
+
+fn pre_authentication(net: &Network<'_>, walks: &Walks, out: &mut Vec<Finding>) {
+    let t = &net.plan.topology;
+    let mut refused = Vec::new();
+    for (u, zones) in t.user_types.iter().zip(&walks.by_user) {
+        for (z, ws) in zones {
+            for (tg, w) in net.targets.iter().zip(ws) {
+                Refused::add(&mut refused, net.plan.zone_name(*z), &u.name.value, tg, w);
+            }
+        }
+    }
+    let used = |zone: &str| t.user_types.iter().any(|u| u.zones.iter().any(|z| z.value == zone));
+    for z in net.zones.iter().filter(|z| !used(&z.name)) {
+        for (tg, w) in net.targets.iter().zip(&walks.anybody[z.id.0 as usize]) {
+            Refused::add(&mut refused, &z.name, "anybody", tg, w);
+        }
+    }
+    // In topology order: routes, then zones.
+    refused.sort_by_key(|r| {
+        (
+            t.routes.iter().position(|x| x.name.value == r.route),
+            net.zones.iter().position(|z| z.name == r.zone),
+        )
+    });
+    for r in refused {
+        let Some(route) = net.route(&r.route) else { continue };
+        let policy = super::walk::policy_for(route, &r.zone);
+        let Admission::SignInUnavailable {
+            provider,
+            method: Some(method),
+        } = t.admission(&policy.value)
+        else {
+            continue;
+        };
+        let method = method.keyword();
+        let who = match r.who.as_slice() {
+            [one] if one == "anybody" => format!("anybody from zone {}", r.zone),
+            [one] => format!("user type {one}"),
+            many => format!("user types {}", many.join(", ")),
+        };
+        out.push(Finding {
+            id: "pre-authentication-not-enforced",
+            severity: Severity::Warning,
+            message: format!(
+                "route {} pre-authenticates zone {} with {provider} ({method}), which gatehouse does not enforce yet: \
+                 {who} {} refused with 503 (sign-in unavailable) on {} until {method} is enforced",
+                r.route,
+                r.zone,
+                if r.who.len() == 1 { "is" } else { "are" },
+                r.targets.join(", ")
+            ),
+            guidance: PRE_AUTHENTICATION,
+            fix: format!(
+                "until gatehouse enforces {method}, every request this policy covers is refused; write \"pass-through\" for zone {} on route {} to let the backend authenticate, or keep \"{provider}\" to stay closed",
+                r.zone, r.route
+            ),
+            span: Some(policy.span.clone()),
+        });
+    }
 }
 
 fn lync_over_remote_access(net: &Network<'_>, walks: &Walks, out: &mut Vec<Finding>) {

@@ -268,11 +268,16 @@ fn group<'a>(flows: impl Iterator<Item = &'a Flow>) -> Vec<String> {
         .collect()
 }
 
-/// The rest of a flow's line: where it goes, or where it stops.
+/// The rest of a flow's line: where it goes, or where it stops; and for a
+/// flow gatehouse refuses at runtime, why.
 fn tail(f: &Flow) -> String {
     if let Some(h) = f.stopped_at() {
         return format!("{}: {}", h.step.keyword(), h.detail);
     }
+    let auth = f.refused_at_runtime().map_or_else(
+        || format!("auth {}", f.auth),
+        |h| format!("{}: {}", h.step.keyword(), h.detail),
+    );
     let e = &f.entry;
     let mut parts = Vec::new();
     if let Some(l) = &e.listener {
@@ -282,7 +287,7 @@ fn tail(f: &Flow) -> String {
         parts.push(r.clone());
     }
     parts.push(e.pool.clone());
-    format!("{}; auth {}", parts.join(" → "), f.auth)
+    format!("{}; {auth}", parts.join(" → "))
 }
 
 fn with_location(mut v: Value, located: bool, loc: Locate<'_>, span: &Option<Span>) -> Value {

@@ -179,6 +179,13 @@ pub enum Outcome {
     Block,
     /// Information only; never stops traffic (DNS answers, remote-access entry).
     Note,
+    /// The design lets the traffic pass (the user type signs in with the
+    /// route's provider), but gatehouse does not enforce that method yet, so
+    /// at runtime every request is refused with 503 (sign-in unavailable)
+    /// and nothing reaches the pool ([`gatehouse_model::Admission`]). The
+    /// flow's access stays the design's; the `pre-authentication-not-enforced`
+    /// finding says who is refused.
+    NotEnforced,
 }
 
 impl Outcome {
@@ -188,6 +195,7 @@ impl Outcome {
             Outcome::Partial => "partial",
             Outcome::Block => "block",
             Outcome::Note => "note",
+            Outcome::NotEnforced => "not-enforced",
         }
     }
 }
@@ -243,6 +251,12 @@ impl Flow {
         self.path
             .iter()
             .find(|h| matches!(h.outcome, Outcome::Block | Outcome::Partial))
+    }
+
+    /// The hop that the design passes but gatehouse refuses at runtime
+    /// ([`Outcome::NotEnforced`]), if any.
+    pub fn refused_at_runtime(&self) -> Option<&Hop> {
+        self.path.iter().find(|h| h.outcome == Outcome::NotEnforced)
     }
 }
 

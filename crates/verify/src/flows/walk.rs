@@ -3,8 +3,10 @@
 //! the pool and its tier. Every hop says what it does and why, so the same
 //! walk serves `verify` (all flows) and `explain` (one flow).
 
-use gatehouse_model::topology::{AuthPolicy, Pool, Product, Protocol, Route, Service, Tier, TrafficClass, UserType};
-use gatehouse_model::Plan;
+use gatehouse_model::topology::{
+    AuthPolicy, Pool, Product, Protocol, Route, Service, Spanned, Tier, TrafficClass, UserType,
+};
+use gatehouse_model::{Admission, Plan};
 use gatehouse_policy::ZoneId;
 
 use super::gateway;
@@ -292,11 +294,7 @@ impl<'p> Network<'p> {
 
     /// The route's auth policy for the zone, and the text naming it.
     fn auth_hop(&self, r: &Route, zone: &str, user_type: Option<&UserType>) -> (Hop, String) {
-        let policy = r
-            .auth
-            .iter()
-            .find(|(z, _)| z.value == zone)
-            .map_or(&r.auth_default, |(_, p)| p);
+        let policy = policy_for(r, zone);
         let span = Some(policy.span.clone());
         let (name, detail, outcome, text) = match &policy.value {
             AuthPolicy::Deny => (
@@ -318,31 +316,42 @@ impl<'p> Network<'p> {
                 "pass-through".to_string(),
             ),
             AuthPolicy::Provider(p) => {
-                let method = self
-                    .plan
-                    .topology
+                let t = &self.plan.topology;
+                let method = t
                     .auth_providers
                     .iter()
                     .find(|a| &a.name.value == p)
                     .map_or("unknown", |a| a.method.value.keyword());
                 let text = format!("{p} ({method})");
-                match user_type {
+                let (detail, outcome) = match user_type {
                     Some(u) if !u.auth.iter().any(|a| &a.value == p) => (
-                        p.clone(),
                         format!(
                             "pre-authentication with {text}, which user type {} does not sign in with",
                             u.name.value
                         ),
                         Outcome::Block,
-                        text,
                     ),
-                    _ => (
-                        p.clone(),
-                        format!("pre-authentication with {text}"),
-                        Outcome::Pass,
-                        text,
-                    ),
-                }
+                    // What the admit phase does to those who sign in.
+                    _ => match t.admission(&policy.value) {
+                        Admission::Forward => (format!("pre-authentication with {text}"), Outcome::Pass),
+                        Admission::Deny => (
+                            format!("pre-authentication with {text}: every request is refused with 403"),
+                            Outcome::Block,
+                        ),
+                        Admission::SignInUnavailable { method: Some(_), .. } => (
+                            format!(
+                                "pre-authentication with {text}, which gatehouse does not enforce yet: \
+                                 every request is refused with 503 (sign-in unavailable)"
+                            ),
+                            Outcome::NotEnforced,
+                        ),
+                        Admission::SignInUnavailable { method: None, .. } => (
+                            format!("pre-authentication with {p}, which is not defined: every request is refused with 503 (sign-in unavailable)"),
+                            Outcome::Block,
+                        ),
+                    },
+                };
+                (p.clone(), detail, outcome, text)
             }
         };
         let hop = Hop {
@@ -486,6 +495,14 @@ impl<'p> Network<'p> {
             span: None,
         }]
     }
+}
+
+/// The route's auth policy for a zone: its entry in `auth`, else `auth_default`.
+pub(crate) fn policy_for<'r>(r: &'r Route, zone: &str) -> &'r Spanned<AuthPolicy> {
+    r.auth
+        .iter()
+        .find(|(z, _)| z.value == zone)
+        .map_or(&r.auth_default, |(_, p)| p)
 }
 
 fn note(step: Step, name: &str, detail: String) -> Hop {

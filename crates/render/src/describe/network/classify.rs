@@ -6,7 +6,7 @@ use gatehouse_policy::is_public;
 use std::collections::BTreeSet;
 
 use gatehouse_model::topology::{AclProtocol, Action, AuthPolicy, Product, Route, Source, Tier, Transport, Zone};
-use gatehouse_model::Plan;
+use gatehouse_model::{Admission, Plan};
 
 use super::{FlowAuth, Gate, RemoteAccess, ServerGroup};
 
@@ -21,12 +21,16 @@ pub(super) fn route_auth(t: &gatehouse_model::Topology, route: &Route, zone: &st
         AuthPolicy::PassThrough => FlowAuth::PassThrough,
         AuthPolicy::Deny => FlowAuth::Refused,
         AuthPolicy::Provider(name) => {
+            // Whether gatehouse signs the user in is the admit phase's answer,
+            // so the words change by themselves when a method is enforced.
+            let enforced = !matches!(t.admission(policy), Admission::SignInUnavailable { .. });
             t.auth_providers
                 .iter()
                 .find(|p| &p.name.value == name)
                 .map_or(FlowAuth::Refused, |p| FlowAuth::PreAuth {
                     provider: name.clone(),
                     method: p.method.value,
+                    enforced,
                 })
         }
     }

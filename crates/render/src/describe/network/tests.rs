@@ -64,3 +64,20 @@ fn smtp_from_another_zone_is_denied_by_the_implicit_rule() {
         Gate::Allowed("smtp-from-eop".into())
     );
 }
+
+#[test]
+fn a_provider_route_is_pre_authentication_that_gatehouse_does_not_enforce_yet() {
+    let plan = contoso();
+    let t = &plan.topology;
+    let route = |n: &str| t.routes.iter().find(|r| r.name.value == n).unwrap();
+    assert_eq!(
+        route_auth(t, route("exchange-owa"), "internet"),
+        FlowAuth::PreAuth {
+            provider: "corp-forms".into(),
+            method: gatehouse_model::topology::AuthMethod::Forms,
+            enforced: false,
+        }
+    );
+    assert_eq!(route_auth(t, route("exchange-owa"), "intranet"), FlowAuth::PassThrough);
+    assert_eq!(route_auth(t, route("sharepoint"), "partners"), FlowAuth::Refused);
+}
