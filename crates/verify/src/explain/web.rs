@@ -280,6 +280,14 @@ fn auth(plan: &Plan, policy: &AuthPolicy) -> (String, String) {
         ),
         AuthPolicy::Deny => ("deny".into(), "every request is refused with 403".into()),
         AuthPolicy::Provider(name) => {
+            // The refusal is the admission rule's, so that this text changes
+            // by itself when a method becomes enforced.
+            let refused = match plan.topology.admission(policy) {
+                Admission::SignInUnavailable { .. } => {
+                    ", which gatehouse does not enforce yet: every request is refused with 503"
+                }
+                Admission::Forward | Admission::Deny => "",
+            };
             let what = match plan.topology.auth_providers.iter().find(|p| p.name.value == *name) {
                 Some(p) => {
                     let against = p
@@ -287,10 +295,7 @@ fn auth(plan: &Plan, policy: &AuthPolicy) -> (String, String) {
                         .as_ref()
                         .map(|u| format!(" against {}", u.value))
                         .unwrap_or_default();
-                    format!(
-                        "pre-authentication with {}{against}, which gatehouse does not enforce yet: every request is refused with 503",
-                        p.method.value.keyword()
-                    )
+                    format!("pre-authentication with {}{against}{refused}", p.method.value.keyword())
                 }
                 None => "pre-authentication with an undefined provider: every request is refused with 503".to_string(),
             };
