@@ -55,12 +55,7 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
     }
     listen_conflicts(t, d, out);
     cname_conflicts(t, d, out);
-    for n in &d.ns {
-        check_host_name(out, n, false);
-    }
-    for n in d.soa.mname.iter().chain(d.soa.rname.iter()) {
-        check_host_name(out, n, false);
-    }
+    super::dns_ns::check(t, d, out);
     for (value, key) in [
         (&d.soa.refresh, "refresh"),
         (&d.soa.retry, "retry"),
@@ -255,7 +250,7 @@ fn split_addresses(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
 }
 
 /// The fully qualified, lower-case owner name of a record.
-fn owner(apex: &str, name: &str) -> String {
+pub(super) fn owner(apex: &str, name: &str) -> String {
     match name {
         "@" => apex.to_string(),
         n if n.ends_with('.') => n.trim_end_matches('.').to_ascii_lowercase(),
