@@ -97,7 +97,8 @@ impl DnsConfig {
 /// `[dns.soa]`: the generated SOA record.
 #[derive(Clone, Debug)]
 pub struct SoaConfig {
-    /// `mname` (absolute host name, default the first NS name).
+    /// `mname` (absolute host name, default the first NS name that every
+    /// view serves).
     pub mname: Option<String>,
     /// `rname` (mailbox as an absolute name, default `hostmaster.<apex>`).
     pub rname: Option<String>,

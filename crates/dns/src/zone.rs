@@ -140,7 +140,14 @@ pub fn build(plan: &Plan, cfg: &DnsConfig, health: &dyn MemberHealth, serial: u3
     let soa = Soa {
         mname: match &cfg.soa.mname {
             Some(m) => Name::parse(m, Some(&root)).map_err(|e| bad(format!("SOA mname: {e}")))?,
-            None => ns_names[0].0.clone(),
+            // The first server every view serves, so the primary resolves
+            // wherever the SOA is seen.
+            None => ns_names
+                .iter()
+                .find(|(_, glue)| !private_only(glue))
+                .unwrap_or(&ns_names[0])
+                .0
+                .clone(),
         },
         rname: match &cfg.soa.rname {
             Some(r) => Name::parse(r, Some(&root)).map_err(|e| bad(format!("SOA rname: {e}")))?,

@@ -68,3 +68,19 @@ fn trailing_dots_are_optional_in_ns_and_the_soa() {
         soa.raw
     );
 }
+
+#[test]
+fn the_default_soa_primary_is_a_server_every_view_serves() {
+    // The private address first: ns1 is only in the inside views, so the
+    // SOA names ns2, which the Internet's view serves too.
+    let (_s, addr) = serve("listen = [\"10.0.10.53:53\", \"203.0.113.53:53\"]\n", "");
+    for from in [INTERNET, INTRANET] {
+        let soa = dig(addr, from, &["SOA", "contoso.com"]);
+        let mname = soa.answers("SOA").join("");
+        assert!(mname.starts_with("ns2.contoso.com. "), "{}", soa.raw);
+        let a = dig(addr, from, &["A", "ns2.contoso.com"]);
+        assert_eq!(a.answers("A"), ["203.0.113.53"], "{}", a.raw);
+    }
+    let outside = dig(addr, INTERNET, &["NS", "contoso.com"]);
+    assert_eq!(outside.answers("NS"), ["ns2.contoso.com."], "{}", outside.raw);
+}

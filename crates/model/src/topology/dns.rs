@@ -60,7 +60,8 @@ pub fn is_private(a: IpAddr) -> bool {
 /// `[dns.soa]`: the generated SOA record.
 #[derive(Clone, Debug)]
 pub struct DnsSoa {
-    /// Primary server name, absolute; default the first NS name.
+    /// Primary server name, absolute; default the first NS name that every
+    /// view serves.
     pub mname: Option<Spanned<String>>,
     /// Responsible mailbox as an absolute name; default `hostmaster.<apex>`.
     pub rname: Option<Spanned<String>>,
