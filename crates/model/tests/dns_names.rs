@@ -148,3 +148,36 @@ fn listening_only_on_unspecified_addresses_leaves_the_generated_ns_without_addre
     let named = dns("listen = [\"0.0.0.0:53\"]", &a_record("ns1", "192.0.2.53", ""));
     assert!(named.diagnostics.is_empty(), "{:#?}", named.diagnostics);
 }
+
+#[test]
+fn only_private_listen_addresses_warn_that_the_default_zones_view_has_no_ns() {
+    let c = dns("listen = [\"10.0.0.53:53\", \"[fd00::53]:53\"]", "");
+    assert_eq!(codes(&c), ["no-public-ns"], "{:#?}", c.diagnostics);
+    let d = &c.diagnostics[0];
+    assert_eq!(d.severity, Severity::Warning);
+    assert!(d.message.contains("DNS view \"external\""), "{}", d.message);
+    let hint = d.hint.as_deref().unwrap();
+    assert!(
+        hint.contains("NODATA") && hint.contains("ns1.example.com does not exist"),
+        "{hint}"
+    );
+    // One public address is enough, and so are NS names given outright.
+    assert!(dns("listen = [\"10.0.0.53:53\", \"192.0.2.53:53\"]", "")
+        .diagnostics
+        .is_empty());
+    let nat = dns(
+        "listen = [\"10.0.0.53:53\"]\nns = [\"ns1.example.com\"]",
+        &(a_record("ns1", "192.0.2.53", "\"external\"") + &a_record("ns1", "10.0.0.53", "\"internal\"")),
+    );
+    assert!(nat.diagnostics.is_empty(), "{:#?}", nat.diagnostics);
+    // No view holds the default zone: nothing is missing from it.
+    let inside_only = check(&format!(
+        "{BASE}listen = [\"10.0.0.53:53\"]\n[dns.views.internal]\nzones = [\"intranet\"]\n"
+    ));
+    assert_eq!(
+        codes(&inside_only),
+        ["zone-without-view"],
+        "{:#?}",
+        inside_only.diagnostics
+    );
+}

@@ -1,5 +1,6 @@
 //! The apex's NS and SOA as dig sees them: `ns`, `mname` and `rname` are
-//! absolute names.
+//! absolute names, and what each view serves when the server's own
+//! addresses are private.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,4 +84,28 @@ fn the_default_soa_primary_is_a_server_every_view_serves() {
     }
     let outside = dig(addr, INTERNET, &["NS", "contoso.com"]);
     assert_eq!(outside.answers("NS"), ["ns2.contoso.com."], "{}", outside.raw);
+}
+
+#[test]
+fn with_only_private_listen_addresses_the_external_view_has_no_ns() {
+    // What docs/topology.md says, and what `check` warns about
+    // (`no-public-ns`): the inside views get ns1 with its address; the
+    // Internet's view gets the SOA alone, NODATA for NS, and no ns1.
+    let (_s, addr) = serve("listen = [\"10.0.10.53:53\"]\n", "");
+    let inside = dig(addr, INTRANET, &["NS", "contoso.com"]);
+    assert_eq!(inside.answers("NS"), ["ns1.contoso.com."], "{}", inside.raw);
+    assert_eq!(
+        dig(addr, INTRANET, &["A", "ns1.contoso.com"]).answers("A"),
+        ["10.0.10.53"]
+    );
+    let outside = dig(addr, INTERNET, &["NS", "contoso.com"]);
+    assert_eq!(outside.status, "NOERROR", "{}", outside.raw);
+    assert!(outside.answers("NS").is_empty(), "NODATA: {}", outside.raw);
+    let soa = dig(addr, INTERNET, &["SOA", "contoso.com"]);
+    assert!(
+        soa.answers("SOA").join("").starts_with("ns1.contoso.com. "),
+        "{}",
+        soa.raw
+    );
+    assert_eq!(dig(addr, INTERNET, &["A", "ns1.contoso.com"]).status, "NXDOMAIN");
 }

@@ -45,6 +45,7 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
         }
     }
     ns_addresses(t, d, &apex, out);
+    public_ns(t, d, &apex, out);
 }
 
 /// A name of one label cannot be an absolute host name (it would be a
@@ -163,4 +164,44 @@ fn ns_addresses(t: &Topology, d: &Dns, apex: &str, out: &mut Vec<Diagnostic>) {
                 .hint(hint),
         );
     }
+}
+
+/// With generated NS names and only private `listen` addresses, the view
+/// of the default zone (the Internet's) gets no NS records at all, and the
+/// SOA there names a primary that does not exist in it.
+fn public_ns(t: &Topology, d: &Dns, apex: &str, out: &mut Vec<Diagnostic>) {
+    let addrs = d.listen_addresses();
+    if !d.ns.is_empty() || addrs.is_empty() || !addrs.iter().all(|a| is_private(*a)) {
+        return;
+    }
+    let Some(view) = d
+        .views
+        .iter()
+        .find(|v| v.zones.iter().any(|z| z.value == t.default_zone.value))
+    else {
+        return;
+    };
+    let Some(first) = d.listen.iter().find(|l| !l.value.ip().is_unspecified()) else {
+        return;
+    };
+    // The default primary is the first generated name, absent there too.
+    let soa = match &d.soa.mname {
+        Some(_) => String::new(),
+        None => format!(" and the SOA's primary ns1.{apex} does not exist"),
+    };
+    out.push(
+        Diagnostic::warning(
+            "no-public-ns",
+            format!(
+                "every [dns] `listen` address is private, so DNS view \"{}\" (the default zone's) has no NS records",
+                view.name.value
+            ),
+        )
+        .at(first.span.clone())
+        .label("private addresses are not published to the default zone's view")
+        .hint(format!(
+            "there an NS query gets NODATA{soa}; if the Internet reaches this server through NAT, set `ns = [\"ns1.{apex}\"]` and add an A record named \"ns1\" with its public address for view \"{}\" (and its private one for the others); otherwise listen on a public address too",
+            view.name.value
+        )),
+    );
 }
