@@ -181,3 +181,36 @@ fn only_private_listen_addresses_warn_that_the_default_zones_view_has_no_ns() {
         inside_only.diagnostics
     );
 }
+
+#[test]
+fn a_record_name_or_target_that_repeats_the_apex_warns() {
+    let record = |name: &str, rtype: &str, value: &str| {
+        format!("[[dns.records]]\nname = \"{name}\"\ntype = \"{rtype}\"\nvalue = \"{value}\"\n")
+    };
+    for (name, rtype, value, means) in [
+        (
+            "_sip._tls",
+            "SRV",
+            "0 0 443 sip.example.com",
+            "sip.example.com.example.com.",
+        ),
+        ("@", "MX", "0 Mail.Example.com", "mail.example.com.example.com."),
+        ("webmail", "CNAME", "example.com", "example.com.example.com."),
+        ("mail.example.com", "A", "192.0.2.25", "mail.example.com.example.com."),
+    ] {
+        let c = dns("", &record(name, rtype, value));
+        assert!(c.plan.is_some());
+        assert_eq!(codes(&c), ["apex-repeated"], "{name} {value}: {:#?}", c.diagnostics);
+        assert!(
+            c.diagnostics[0].message.ends_with(means),
+            "{}",
+            c.diagnostics[0].message
+        );
+    }
+    // Relative names, and full names with the dot, are what a zone file means.
+    let fine = record("_sip._tls", "SRV", "0 0 443 sip.example.com.")
+        + &record("webmail", "CNAME", "www")
+        + &record("mail.example.com.", "A", "192.0.2.25");
+    let c = dns("", &fine);
+    assert!(c.diagnostics.is_empty(), "{:#?}", c.diagnostics);
+}
