@@ -23,10 +23,11 @@ pub struct DnsConfig {
     pub allow_transfer: Vec<IpNet>,
     /// `[dns.soa]`.
     pub soa: SoaConfig,
-    /// `[dns] ns` (list of host names, default empty). The apex NS set,
-    /// the same in every view. Empty means one `nsN.<apex>` per `[dns]
-    /// listen` address, with glue; private (RFC 1918, ULA, loopback)
-    /// addresses are left out of the view that holds the default zone.
+    /// `[dns] ns` (list of absolute host names, a trailing dot optional,
+    /// default empty). The apex NS set, the same in every view. Empty means
+    /// one `nsN.<apex>` per `[dns] listen` address, with glue; private
+    /// (RFC 1918, ULA, loopback) addresses are left out of the view that
+    /// holds the default zone.
     pub ns: Vec<String>,
     /// `[dns.rrl]`.
     pub rrl: RrlConfig,
@@ -96,9 +97,10 @@ impl DnsConfig {
 /// `[dns.soa]`: the generated SOA record.
 #[derive(Clone, Debug)]
 pub struct SoaConfig {
-    /// `mname` (host name, default the first NS name).
+    /// `mname` (absolute host name, default the first NS name that every
+    /// view serves).
     pub mname: Option<String>,
-    /// `rname` (mailbox as a name, default `hostmaster.<apex>`).
+    /// `rname` (mailbox as an absolute name, default `hostmaster.<apex>`).
     pub rname: Option<String>,
     /// `refresh` (default 1h), `retry` (default 10m), `expire` (default 14d).
     pub refresh: Duration,

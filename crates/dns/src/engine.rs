@@ -6,7 +6,7 @@
 //!    closed), as the gateway router would drop its packets; answering
 //!    REFUSED would hand spoofed sources a reflector.
 //! 2. **parse**: too short or a response → dropped; malformed → FORMERR;
-//!    opcode other than QUERY → NOTIMP.
+//!    opcode other than QUERY → NOTIMP, echoing only the ID and opcode.
 //! 3. **limit** (UDP only): response rate limiting per client prefix.
 //! 4. **view**: the zone's view; a zone in no view gets REFUSED.
 //! 5. **answer**: EDNS version, class, our zone (else REFUSED, RA=0),
@@ -258,7 +258,7 @@ impl Engine {
             Ok(q) => q,
             Err(Reject::Drop) => return Verdict::Drop,
             Err(Reject::Reply(rc)) => {
-                let flags = flag::QR | (u16::from_be_bytes([msg[2], msg[3]]) & (0x7800 | flag::RD)) | u16::from(rc);
+                let flags = wire::reject_flags(u16::from_be_bytes([msg[2], msg[3]]), rc);
                 wire::header(out, u16::from_be_bytes([msg[0], msg[1]]), flags, [0; 4]);
                 snap.stats.count(w.shard, view, rc, 0);
                 return Verdict::Send;

@@ -49,6 +49,8 @@ pub mod flag {
     pub const TC: u16 = 0x0200;
     pub const RD: u16 = 0x0100;
     pub const CD: u16 = 0x0010;
+    /// The four opcode bits.
+    pub const OPCODE: u16 = 0x7800;
 }
 
 /// A domain name in lower-case wire form: length-prefixed labels ending
@@ -286,8 +288,23 @@ impl Query {
 pub enum Reject {
     /// Too short to answer, or itself a response: send nothing.
     Drop,
-    /// Answer with this code, header only (id, opcode and RD echoed).
+    /// Answer with this code, header only; [`reject_flags`] says which
+    /// bits of the query's header are echoed.
     Reply(u8),
+}
+
+/// The header flags of a header-only answer with `rc` to a query whose
+/// flags were `query`. The ID and opcode are always echoed and QR set.
+/// A FORMERR to a QUERY also echoes RD, as RFC 1035 §4.1.1 asks. A
+/// NOTIMP is for an opcode other than QUERY, and there the bits after the
+/// opcode need not mean AA, TC, RD...: UPDATE (RFC 2136 §2.2) defines them
+/// as Z, zero in every request and response. So nothing else is copied.
+pub fn reject_flags(query: u16, rc: u8) -> u16 {
+    let echoed = match rc {
+        rcode::NOTIMP => flag::OPCODE,
+        _ => flag::OPCODE | flag::RD,
+    };
+    flag::QR | (query & echoed) | u16::from(rc)
 }
 
 fn be16(msg: &[u8], at: usize) -> Option<u16> {

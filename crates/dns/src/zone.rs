@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use gatehouse_model::topology::{Dns, RecordType};
+use gatehouse_model::topology::{is_private, Dns, RecordType};
 use gatehouse_model::Plan;
 
 use crate::config::DnsConfig;
@@ -135,13 +135,22 @@ pub fn build(plan: &Plan, cfg: &DnsConfig, health: &dyn MemberHealth, serial: u3
     let default_view = zone_view[plan.zones.default_zone().0 as usize].map(usize::from);
 
     let ns_names = ns_set(cfg, dns, &apex)?;
+    // Host names in the topology are absolute, a trailing dot optional.
+    let root = Name::root();
     let soa = Soa {
         mname: match &cfg.soa.mname {
-            Some(m) => Name::parse(m, Some(&apex)).map_err(|e| bad(format!("SOA mname: {e}")))?,
-            None => ns_names[0].0.clone(),
+            Some(m) => Name::parse(m, Some(&root)).map_err(|e| bad(format!("SOA mname: {e}")))?,
+            // The first server every view serves, so the primary resolves
+            // wherever the SOA is seen.
+            None => ns_names
+                .iter()
+                .find(|(_, glue)| !private_only(glue))
+                .unwrap_or(&ns_names[0])
+                .0
+                .clone(),
         },
         rname: match &cfg.soa.rname {
-            Some(r) => Name::parse(r, Some(&apex)).map_err(|e| bad(format!("SOA rname: {e}")))?,
+            Some(r) => Name::parse(r, Some(&root)).map_err(|e| bad(format!("SOA rname: {e}")))?,
             None => apex.child(b"hostmaster"),
         },
         serial,
@@ -167,7 +176,7 @@ pub fn build(plan: &Plan, cfg: &DnsConfig, health: &dyn MemberHealth, serial: u3
         for (ns, glue) in &ns_names {
             // A server on a private address is of no use to the Internet.
             let outside = Some(vi) == default_view;
-            if outside && !glue.is_empty() && glue.iter().all(|a| is_private(*a)) {
+            if outside && private_only(glue) {
                 continue;
             }
             view.add(&apex, rtype::NS, ttl, RData::Name(ns.clone()));
@@ -212,17 +221,11 @@ fn ns_set(cfg: &DnsConfig, dns: &Dns, apex: &Name) -> Result<Vec<(Name, Vec<IpAd
         return cfg
             .ns
             .iter()
-            .map(|n| Name::parse(n, Some(apex)).map(|n| (n, Vec::new())))
+            .map(|n| Name::parse(n, Some(&Name::root())).map(|n| (n, Vec::new())))
             .collect::<Result<_, _>>()
             .map_err(|e| DnsError::Config(format!("[dns] ns: {e}")));
     }
-    let mut addrs: Vec<IpAddr> = dns
-        .listen
-        .iter()
-        .map(|l| l.value.ip())
-        .filter(|a| !a.is_unspecified())
-        .collect();
-    addrs.dedup();
+    let addrs = dns.listen_addresses();
     if addrs.is_empty() {
         return Ok(vec![(apex.child(b"ns1"), Vec::new())]);
     }
@@ -233,11 +236,10 @@ fn ns_set(cfg: &DnsConfig, dns: &Dns, apex: &Name) -> Result<Vec<(Name, Vec<IpAd
         .collect())
 }
 
-fn is_private(a: IpAddr) -> bool {
-    match a.to_canonical() {
-        IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local(),
-        IpAddr::V6(v) => (v.segments()[0] & 0xfe00) == 0xfc00 || v.is_loopback(),
-    }
+/// Generated glue on private addresses only: the name is left out of the
+/// view that holds the default zone.
+fn private_only(glue: &[IpAddr]) -> bool {
+    !glue.is_empty() && glue.iter().all(|a| is_private(*a))
 }
 
 fn add_address(view: &mut ViewData, owner: &Name, ttl: u32, addr: IpAddr) {

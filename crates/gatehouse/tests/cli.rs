@@ -237,3 +237,53 @@ fn check_warns_about_a_certificate_that_expires_soon_or_misses_a_name() {
         .count();
     assert_eq!(others, 0, "{report:#}");
 }
+
+#[test]
+fn check_warns_when_every_dns_listen_address_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("private-dns.toml");
+    let text = std::fs::read_to_string(contoso_path()).unwrap();
+    let public = "listen = [\"203.0.113.53:53\", \"10.0.10.53:53\"]";
+    assert!(text.contains(public));
+    std::fs::write(&path, text.replace(public, "listen = [\"10.0.10.53:53\"]")).unwrap();
+    let out = gatehouse()
+        .arg("check")
+        .arg(&path)
+        .args(["--color", "never"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "a warning: {text}");
+    assert!(
+        text.contains(
+            "warning: every [dns] `listen` address is private, so DNS view \"external\" (the default zone's) has no NS records"
+        ),
+        "{text}"
+    );
+    assert!(text.contains(&format!("--> {}:621:11", path.display())), "{text}");
+    assert!(
+        text.contains("there an NS query gets NODATA and the SOA's primary ns1.contoso.com does not exist"),
+        "{text}"
+    );
+    assert!(text.contains("through NAT, set `ns = [\"ns1.contoso.com\"]`"), "{text}");
+    // Contoso's seven pre-authentication warnings, and this one.
+    assert!(text.contains("; 8 warnings"), "{text}");
+
+    let json = gatehouse()
+        .arg("check")
+        .arg(&path)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let d = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "no-public-ns")
+        .expect("the no-public-ns warning");
+    assert_eq!(
+        (d["severity"].as_str(), d["line"].as_u64(), d["column"].as_u64()),
+        (Some("warning"), Some(621), Some(11))
+    );
+}

@@ -144,6 +144,38 @@ fn malformed_queries_get_formerr_and_the_server_keeps_serving() {
 }
 
 #[test]
+fn notimp_echoes_only_the_id_and_opcode() {
+    let (_s, addr) = server();
+    // dig with opcode STATUS, asking for recursion and checking disabled.
+    let d = dig(
+        addr,
+        INTERNET,
+        &["+opcode=status", "+recurse", "+cdflag", "A", "mail.contoso.com"],
+    );
+    assert_eq!(d.status, "NOTIMP", "{}", d.raw);
+    assert!(d.raw.contains("opcode: STATUS"), "{}", d.raw);
+    assert_eq!(d.flags, ["qr"], "no flag of the query is copied: {}", d.raw);
+    // Raw opcodes IQUERY, STATUS, NOTIFY, UPDATE and 15, every bit after
+    // the opcode set (AA TC RD RA Z AD CD, and a stray RCODE).
+    for opcode in [1u8, 2, 4, 5, 15] {
+        let mut m = query(0x4242, "mail.contoso.com", 1);
+        m[2] = (opcode << 3) | 0x07;
+        m[3] = 0xff;
+        let r = raw(addr, INTERNET, &m).expect("NOTIMP is sent");
+        assert_eq!(
+            r,
+            [0x42, 0x42, 0x80 | (opcode << 3), 4, 0, 0, 0, 0, 0, 0, 0, 0],
+            "opcode {opcode}: header only, with ID, QR, the opcode and NOTIMP"
+        );
+    }
+    // A FORMERR to a QUERY still echoes RD (RFC 1035 §4.1.1).
+    let mut two = query(13, "mail.contoso.com", 1);
+    two[5] = 2;
+    let r = raw(addr, INTERNET, &two).unwrap();
+    assert_eq!((r[2], r[3]), (0x81, 0x01));
+}
+
+#[test]
 fn clients_denied_by_the_gateway_acl_are_dropped_and_counted() {
     let (s, addr) = server();
     let r = dig(addr, BLOCKED, &["A", "mail.contoso.com"]);

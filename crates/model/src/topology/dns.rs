@@ -1,5 +1,6 @@
 //! The `[dns]` section as written: views, records and the server's settings.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -20,7 +21,8 @@ pub struct Dns {
     /// Clients (by prefix) that may transfer the zone (AXFR/IXFR over TCP);
     /// they receive their own zone's view.
     pub allow_transfer: Vec<Spanned<IpNet>>,
-    /// The apex NS names; empty means one `nsN.<apex>` per listen address.
+    /// The apex NS names, absolute (a trailing dot is optional); empty
+    /// means one `nsN.<apex>` per listen address.
     pub ns: Vec<Spanned<String>>,
     pub soa: DnsSoa,
     pub rrl: DnsRrl,
@@ -31,12 +33,37 @@ pub struct Dns {
     pub span: Span,
 }
 
+impl Dns {
+    /// The addresses of `listen`, each once, in order, without the
+    /// unspecified ones: one generated `nsN.<apex>` name each, with glue.
+    pub fn listen_addresses(&self) -> Vec<IpAddr> {
+        let mut out: Vec<IpAddr> = Vec::new();
+        for a in self.listen.iter().map(|l| l.value.ip()) {
+            if !a.is_unspecified() && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    }
+}
+
+/// An address the Internet cannot reach: RFC 1918, loopback and
+/// link-local IPv4, ULA and loopback IPv6. A generated NS name on such an
+/// address is left out of the view that holds the default zone.
+pub fn is_private(a: IpAddr) -> bool {
+    match a.to_canonical() {
+        IpAddr::V4(v) => v.is_private() || v.is_loopback() || v.is_link_local(),
+        IpAddr::V6(v) => (v.segments()[0] & 0xfe00) == 0xfc00 || v.is_loopback(),
+    }
+}
+
 /// `[dns.soa]`: the generated SOA record.
 #[derive(Clone, Debug)]
 pub struct DnsSoa {
-    /// Primary server name; default the first NS name.
+    /// Primary server name, absolute; default the first NS name that every
+    /// view serves.
     pub mname: Option<Spanned<String>>,
-    /// Responsible mailbox as a name; default `hostmaster.<apex>`.
+    /// Responsible mailbox as an absolute name; default `hostmaster.<apex>`.
     pub rname: Option<Spanned<String>>,
     pub refresh: Spanned<Duration>,
     pub retry: Spanned<Duration>,

@@ -55,12 +55,7 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
     }
     listen_conflicts(t, d, out);
     cname_conflicts(t, d, out);
-    for n in &d.ns {
-        check_host_name(out, n, false);
-    }
-    for n in d.soa.mname.iter().chain(d.soa.rname.iter()) {
-        check_host_name(out, n, false);
-    }
+    super::dns_ns::check(t, d, out);
     for (value, key) in [
         (&d.soa.refresh, "refresh"),
         (&d.soa.retry, "retry"),
@@ -99,6 +94,42 @@ pub(super) fn check(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
         }
         record_name(out, &apex, &r.name);
         record_value(out, r);
+        apex_repeated(out, &apex, r);
+    }
+}
+
+/// A record name or target written in full but without the trailing dot
+/// is relative, as in a zone file: `sip.contoso.com` means
+/// sip.contoso.com.contoso.com., which is never what was meant.
+fn apex_repeated(out: &mut Vec<Diagnostic>, apex: &str, r: &DnsRecord) {
+    let fields: Vec<&str> = r.value.value.split_whitespace().collect();
+    let target = match (r.rtype.value, fields.len()) {
+        (RecordType::Cname | RecordType::Ns, 1) => Some(fields[0]),
+        (RecordType::Mx, 2) => Some(fields[1]),
+        (RecordType::Srv, 4) => Some(fields[3]),
+        _ => None,
+    };
+    let written = [("name", r.name.value.as_str(), &r.name.span)]
+        .into_iter()
+        .chain(target.map(|t| ("target", t, &r.value.span)));
+    for (what, n, span) in written {
+        let lower = n.to_ascii_lowercase();
+        if n.ends_with('.') || n == "@" || (lower != apex && !lower.ends_with(&format!(".{apex}"))) {
+            continue;
+        }
+        let short = lower.strip_suffix(&format!(".{apex}")).unwrap_or("@");
+        out.push(
+            Diagnostic::warning(
+                "apex-repeated",
+                format!(
+                    "the {} record {what} \"{n}\" has no trailing dot, so it means {lower}.{apex}.",
+                    r.rtype.value.keyword()
+                ),
+            )
+            .at(span.clone())
+            .label("record names and values are relative to the apex, as in a zone file")
+            .hint(format!("write \"{lower}.\" (or \"{short}\")")),
+        );
     }
 }
 
@@ -255,7 +286,7 @@ fn split_addresses(t: &Topology, d: &Dns, out: &mut Vec<Diagnostic>) {
 }
 
 /// The fully qualified, lower-case owner name of a record.
-fn owner(apex: &str, name: &str) -> String {
+pub(super) fn owner(apex: &str, name: &str) -> String {
     match name {
         "@" => apex.to_string(),
         n if n.ends_with('.') => n.trim_end_matches('.').to_ascii_lowercase(),

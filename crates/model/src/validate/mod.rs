@@ -4,6 +4,7 @@
 
 mod access;
 mod dns;
+mod dns_ns;
 mod pools;
 mod reach;
 mod web;
