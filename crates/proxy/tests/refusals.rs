@@ -173,3 +173,21 @@ async fn the_member_receives_the_normal_path_that_was_routed() {
     }
     drop(proxy);
 }
+
+#[tokio::test]
+async fn the_forwarded_header_quotes_a_host_with_a_port() {
+    let member = echo("a").await;
+    let port = free_port();
+    let (_proxy, _log) = start(plan(&www_site(port, &[member.port()])), |_| {}).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut c = h1(addr, "www.lab.test").await;
+    let host = format!("www.lab.test:{port}");
+    let (status, _, body) = send(&mut c, get(&host, "/")).await;
+    assert_eq!(status, 200, "{body}");
+    let forwarded = body
+        .lines()
+        .find_map(|l| l.strip_prefix("forwarded: "))
+        .unwrap_or_else(|| panic!("no Forwarded header: {body}"));
+    // RFC 7239 4: a value with `:` is a quoted-string.
+    assert!(forwarded.contains(&format!("host=\"{host}\"")), "{forwarded}");
+}

@@ -10,16 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use gatehouse_proxy::AccessRecord;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Writes `bytes` on a fresh TLS connection and reads until it closes.
-async fn exchange(addr: SocketAddr, bytes: &[u8]) -> String {
-    let mut s = tls_connect(addr, Some("www.lab.test"), &[b"http/1.1"]).await;
-    let _ = s.write_all(bytes).await;
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
+use tokio::io::AsyncWriteExt;
 
 /// The records written so far, waiting briefly for the one a closing
 /// connection writes after its last byte went out.
@@ -83,7 +74,7 @@ async fn every_head_the_parser_refuses_is_logged_with_its_answer() {
         ),
     ];
     for (i, (what, bytes, answer, status, why)) in cases.into_iter().enumerate() {
-        let got = exchange(addr, &bytes).await;
+        let got = raw_exchange(addr, &bytes).await;
         assert!(got.starts_with(answer), "{what}: {got:.200}");
         let records = records_until(&log, i + 1).await;
         assert_eq!(records.len(), i + 1, "{what}: one line each: {records:#?}");
@@ -107,7 +98,7 @@ async fn a_client_leaving_between_requests_leaves_no_refusal_line() {
     let (_proxy, log) = start(plan(&www_site(https, &[member.port()])), |_| {}).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], https));
     // A whole request, then the client closes: one ordinary line.
-    let got = exchange(
+    let got = raw_exchange(
         addr,
         b"GET / HTTP/1.1\r\nHost: www.lab.test\r\nConnection: close\r\n\r\n",
     )

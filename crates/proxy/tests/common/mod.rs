@@ -331,6 +331,18 @@ pub async fn tls_connect(addr: SocketAddr, sni: Option<&str>, alpn: &[&[u8]]) ->
         .expect("TLS handshake with gatehouse")
 }
 
+/// Writes `bytes` on a fresh HTTP/1.1 TLS connection (SNI www.lab.test)
+/// and reads until gatehouse closes it, for at most 5 s.
+pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tls_connect(addr, Some("www.lab.test"), &[b"http/1.1"]).await;
+    // gatehouse may answer and close before it has read everything.
+    let _ = s.write_all(bytes).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub type H1 = hyper::client::conn::http1::SendRequest<TestBody>;
 
 /// An HTTP/1.1 client connection over TLS.
