@@ -49,6 +49,17 @@ pub struct Snapshot {
     health_key: Vec<bool>,
 }
 
+/// Views compiled by [`Engine::prepare`], for [`Engine::commit`].
+pub struct PreparedData(Snapshot);
+
+impl std::fmt::Debug for PreparedData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedData")
+            .field("serial", &self.0.serial)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Whether to send what [`Engine::respond`] wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -155,17 +166,45 @@ impl Engine {
     /// Swaps in `plan` (and `config`, if given). On error the old data
     /// stays in service. The SOA serial moves forward.
     pub fn reload(&self, plan: Arc<Plan>, config: Option<DnsConfig>) -> Result<(), DnsError> {
-        let _guard = self.rebuild.lock().unwrap_or_else(PoisonError::into_inner);
+        let prepared = self.prepare(plan, config)?;
+        self.commit(prepared);
+        Ok(())
+    }
+
+    /// The first half of a reload: compiles `plan`'s views beside the ones
+    /// in service, which stay in service. Dropping the result changes
+    /// nothing.
+    pub fn prepare(&self, plan: Arc<Plan>, config: Option<DnsConfig>) -> Result<PreparedData, DnsError> {
         let old = self.current.load_full();
         let config = config.map_or_else(|| old.config.clone(), Arc::new);
         let serial = unix_serial().max(old.serial.wrapping_add(1));
         let snap = build(plan, config, self.health.as_ref(), serial, self.shards)?;
-        for w in &snap.compiled.warnings {
-            tracing::warn!("dns: {w}");
+        Ok(PreparedData(snap))
+    }
+
+    /// The second half: the prepared views answer from here on.
+    pub fn commit(&self, prepared: PreparedData) {
+        let snap = prepared.0;
+        {
+            let _guard = self.rebuild.lock().unwrap_or_else(PoisonError::into_inner);
+            for w in &snap.compiled.warnings {
+                tracing::warn!("dns: {w}");
+            }
+            snap.stats.carry_over(&self.current.load().stats.snapshot());
+            self.current.store(Arc::new(snap));
         }
-        snap.stats.carry_over(&old.stats.snapshot());
-        self.current.store(Arc::new(snap));
-        Ok(())
+        // Health that changed since `prepare` was folded into the old
+        // views only.
+        self.refresh_health();
+    }
+
+    /// Carries `other`'s query counters into this engine's, for a server
+    /// that takes over from another on reload.
+    pub fn carry_stats_from(&self, other: &Engine) {
+        self.current
+            .load()
+            .stats
+            .carry_over(&other.current.load().stats.snapshot());
     }
 
     /// Rebuilds the DNS-balanced answers if any member's health changed

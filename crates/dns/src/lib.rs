@@ -37,9 +37,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 pub use config::{DnsConfig, RrlConfig, SoaConfig};
-pub use engine::{Engine, Verdict, Worker};
+pub use engine::{Engine, PreparedData, Verdict, Worker};
 pub use health::{AllUp, MemberHealth, TcpHealthChecker};
-pub use server::DnsServer;
+pub use server::{DnsServer, PreparedServer};
 pub use stats::{DnsStats, QueryCount};
 
 /// Why the server could not start or reload.

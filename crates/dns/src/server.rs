@@ -29,7 +29,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::DnsConfig;
-use crate::engine::{Engine, Verdict, Worker};
+use crate::engine::{Engine, PreparedData, Verdict, Worker};
 use crate::health::MemberHealth;
 use crate::stats::DnsStats;
 use crate::DnsError;
@@ -47,10 +47,51 @@ pub struct DnsServer {
 
 struct Inner {
     engine: Arc<Engine>,
+    /// The listen addresses as written (port 0 included), in order.
+    listen: Vec<SocketAddr>,
     local: Vec<SocketAddr>,
+    /// A copy of each address's sockets, by `listen` index, so that a
+    /// server replacing this one on reload can serve them too. Emptied on
+    /// shutdown, so that the ports are free once it returns.
+    sockets: Mutex<Vec<(UdpSocket, std::net::TcpListener)>>,
     stop: Arc<AtomicBool>,
     tcp_stop: tokio::sync::watch::Sender<bool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// A server bound and compiled but not serving yet: [`DnsServer::prepare`]
+/// makes it, [`serve`](Self::serve) starts it, and dropping it closes what
+/// it bound and leaves everything else as it was.
+pub struct PreparedServer {
+    /// One per thread; each waits for its word before serving, and a
+    /// dropped sender tells it to end. Dropped before `server`, whose
+    /// drop waits for those threads.
+    go: Vec<std::sync::mpsc::Sender<()>>,
+    server: DnsServer,
+    /// The server this one replaces, whose query counters carry over.
+    replaces: Option<DnsServer>,
+}
+
+impl std::fmt::Debug for PreparedServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedServer")
+            .field("listen", &self.server.inner.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedServer {
+    /// Starts serving. Cannot fail: the sockets are bound and the threads
+    /// running, waiting for this.
+    pub fn serve(self) -> DnsServer {
+        if let Some(old) = &self.replaces {
+            self.server.inner.engine.carry_stats_from(&old.inner.engine);
+        }
+        for go in &self.go {
+            let _ = go.send(());
+        }
+        self.server.clone()
+    }
 }
 
 impl DnsServer {
@@ -71,6 +112,21 @@ impl DnsServer {
         listen: &[SocketAddr],
         config: DnsConfig,
     ) -> Result<DnsServer, DnsError> {
+        Ok(DnsServer::prepare(plan, health, listen, config, None)?.serve())
+    }
+
+    /// Compiles `plan`'s views and binds every address in `listen`, ready
+    /// to [`serve`](PreparedServer::serve). With `replaces`, the addresses
+    /// that server also listens on are not bound again but shared with it
+    /// (both serve them until it is shut down), so that a reload that
+    /// changes the listen addresses drops no query on the ones it keeps.
+    pub fn prepare(
+        plan: Arc<Plan>,
+        health: Arc<dyn MemberHealth>,
+        listen: &[SocketAddr],
+        config: DnsConfig,
+        replaces: Option<&DnsServer>,
+    ) -> Result<PreparedServer, DnsError> {
         let workers = match config.udp_workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -80,8 +136,24 @@ impl DnsServer {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         let mut local = Vec::new();
+        let mut sockets = Vec::new();
         for addr in listen {
-            let (socks, listener, bound) = bind(*addr, workers).map_err(|e| DnsError::Io(*addr, e))?;
+            let shared = replaces.and_then(|old| old.shared_sockets(*addr));
+            let io_error = |e| DnsError::Io(*addr, e);
+            let (first, listener, bound) = match shared {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => return Err(io_error(e)),
+                None => bind(*addr).map_err(io_error)?,
+            };
+            let mut socks = Vec::new();
+            for _ in 1..workers {
+                socks.push(first.try_clone().map_err(io_error)?);
+            }
+            sockets.push((
+                first.try_clone().map_err(io_error)?,
+                listener.try_clone().map_err(io_error)?,
+            ));
+            socks.push(first);
             udp.push(socks);
             tcp.push(listener);
             local.push(bound);
@@ -89,36 +161,71 @@ impl DnsServer {
         let stop = Arc::new(AtomicBool::new(false));
         let (tcp_stop, tcp_rx) = tokio::sync::watch::channel(false);
         let mut threads = Vec::new();
+        let mut go = Vec::new();
+        // Whatever fails below drops `go`, which ends the threads started.
         for (li, socks) in udp.into_iter().enumerate() {
             for (wi, sock) in socks.into_iter().enumerate() {
                 let (engine, stop) = (engine.clone(), stop.clone());
                 let shard = li * workers + wi;
+                let (tell, wait) = std::sync::mpsc::channel::<()>();
                 let t = std::thread::Builder::new()
                     .name(format!("dns-udp-{shard}"))
-                    .spawn(move || udp_loop(sock, &engine, shard, &stop))
+                    .spawn(move || {
+                        if wait.recv().is_ok() {
+                            udp_loop(sock, &engine, shard, &stop)
+                        }
+                    })
                     .map_err(|e| DnsError::Io(local[li], e))?;
+                go.push(tell);
                 threads.push(t);
             }
         }
+        let io_error = |e| DnsError::Io(local.first().copied().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))), e);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| DnsError::Io(local[0], e))?;
+            .map_err(io_error)?;
         let eng = engine.clone();
+        let (tell, wait) = std::sync::mpsc::channel::<()>();
         let t = std::thread::Builder::new()
             .name("dns-tcp".into())
-            .spawn(move || rt.block_on(tcp_main(tcp, eng, config, tcp_shard, tcp_rx)))
-            .map_err(|e| DnsError::Io(local[0], e))?;
+            .spawn(move || {
+                if wait.recv().is_ok() {
+                    rt.block_on(tcp_main(tcp, eng, config, tcp_shard, tcp_rx))
+                }
+            })
+            .map_err(io_error)?;
+        go.push(tell);
         threads.push(t);
-        Ok(DnsServer {
-            inner: Arc::new(Inner {
-                engine,
-                local,
-                stop,
-                tcp_stop,
-                threads: Mutex::new(threads),
-            }),
+        Ok(PreparedServer {
+            go,
+            server: DnsServer {
+                inner: Arc::new(Inner {
+                    engine,
+                    listen: listen.to_vec(),
+                    local,
+                    sockets: Mutex::new(sockets),
+                    stop,
+                    tcp_stop,
+                    threads: Mutex::new(threads),
+                }),
+            },
+            replaces: replaces.cloned(),
         })
+    }
+
+    /// Copies of this server's sockets for listen address `addr` as
+    /// written; `None` when it does not listen there.
+    fn shared_sockets(&self, addr: SocketAddr) -> Option<io::Result<(UdpSocket, std::net::TcpListener, SocketAddr)>> {
+        let i = self.inner.listen.iter().position(|a| *a == addr)?;
+        let sockets = self.inner.sockets.lock().unwrap_or_else(PoisonError::into_inner);
+        let (udp, tcp) = sockets.get(i)?;
+        Some((|| Ok((udp.try_clone()?, tcp.try_clone()?, self.inner.local[i])))())
+    }
+
+    /// The listen addresses as written, in order.
+    pub fn listen(&self) -> &[SocketAddr] {
+        &self.inner.listen
     }
 
     /// The addresses actually bound, in `listen` order.
@@ -138,6 +245,18 @@ impl DnsServer {
     /// settings `udp_workers` and the TCP limits take effect).
     pub fn reload_with(&self, plan: Arc<Plan>, config: DnsConfig) -> Result<(), DnsError> {
         self.inner.engine.reload(plan, Some(config))
+    }
+
+    /// The first half of [`reload`](Self::reload): `plan`'s views compiled
+    /// beside the ones in service.
+    pub fn prepare_reload(&self, plan: Arc<Plan>) -> Result<PreparedData, DnsError> {
+        let config = DnsConfig::from_plan(&plan);
+        self.inner.engine.prepare(plan, Some(config))
+    }
+
+    /// The second half: the prepared views answer from here on.
+    pub fn commit_reload(&self, prepared: PreparedData) {
+        self.inner.engine.commit(prepared)
     }
 
     /// Tells the server that member health may have changed: DNS-balanced
@@ -178,6 +297,7 @@ impl Inner {
         for t in threads {
             let _ = t.join();
         }
+        self.sockets.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 
@@ -187,9 +307,8 @@ impl Drop for Inner {
     }
 }
 
-/// Binds a UDP socket (one handle per worker) and a TCP listener on the
-/// same port.
-fn bind(addr: SocketAddr, workers: usize) -> io::Result<(Vec<UdpSocket>, std::net::TcpListener, SocketAddr)> {
+/// Binds a UDP socket and a TCP listener on the same port.
+fn bind(addr: SocketAddr) -> io::Result<(UdpSocket, std::net::TcpListener, SocketAddr)> {
     let mut last = None;
     // With port 0 the kernel picks a UDP port that may be taken for TCP;
     // try a few.
@@ -197,14 +316,7 @@ fn bind(addr: SocketAddr, workers: usize) -> io::Result<(Vec<UdpSocket>, std::ne
         let first = udp_socket(addr)?;
         let bound = first.local_addr()?;
         match tcp_listener(bound) {
-            Ok(l) => {
-                let mut socks = Vec::new();
-                for _ in 1..workers {
-                    socks.push(first.try_clone()?);
-                }
-                socks.push(first);
-                return Ok((socks, l, bound));
-            }
+            Ok(l) => return Ok((first, l, bound)),
             Err(e) => last = Some(e),
         }
     }

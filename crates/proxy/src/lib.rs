@@ -194,6 +194,20 @@ enum Listening {
     Workers(Vec<std::net::TcpListener>),
 }
 
+/// A reload made ready by [`HttpProxy::prepare`], for [`HttpProxy::commit`].
+pub struct PreparedReload {
+    state: PlanState,
+    fresh: Vec<(SocketAddr, Listening)>,
+}
+
+impl std::fmt::Debug for PreparedReload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedReload")
+            .field("new_listeners", &self.fresh.iter().map(|(a, _)| *a).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The running proxy.
 pub struct HttpProxy {
     shared: Arc<Shared>,
@@ -249,10 +263,26 @@ impl HttpProxy {
     /// appeared are bound, listeners that went away stop accepting. On error
     /// the old plan stays in force.
     pub async fn reload(&self, plan: Arc<Plan>) -> Result<(), ProxyError> {
+        let prepared = self.prepare(plan).await?;
+        self.commit(prepared).await;
+        Ok(())
+    }
+
+    /// The first half of a reload: loads the new plan's certificates,
+    /// compiles its route tables and binds the listeners it adds, serving
+    /// nothing yet. Dropping the result changes nothing (its sockets close).
+    /// Reloads must not overlap: the caller prepares and commits one at a
+    /// time.
+    pub async fn prepare(&self, plan: Arc<Plan>) -> Result<PreparedReload, ProxyError> {
         let state = PlanState::build(plan, &self.base_dir, &self.generated)?;
-        // Bind the new listeners before swapping, so that a port in use
-        // leaves the old plan fully in force.
         let fresh = self.bind_new(&state).await?;
+        Ok(PreparedReload { state, fresh })
+    }
+
+    /// The second half: the prepared plan is in service from here on; new
+    /// listeners accept, listeners that went away stop. It cannot fail.
+    pub async fn commit(&self, prepared: PreparedReload) {
+        let PreparedReload { state, fresh } = prepared;
         let wanted: Vec<SocketAddr> = state.listeners.keys().copied().collect();
         self.current.store(Arc::new(state));
         let mut started = Vec::new();
@@ -279,7 +309,6 @@ impl HttpProxy {
         for task in dropped {
             let _ = task.await;
         }
-        Ok(())
     }
 
     /// Binds the listeners of `state` that are not bound yet; all or none.

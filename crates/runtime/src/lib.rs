@@ -30,4 +30,4 @@ pub use gate::{Admission, Gate};
 pub use health::{CheckHandle, Health, HealthEvent, MemberKey, PassiveHealth, Status};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use pool::{member_name, Member, MemberGuard, PickContext, Pool, Pools};
-pub use runtime::{ReloadError, Runtime, RuntimeOptions, StartError, UnknownMember};
+pub use runtime::{PreparedReload, ReloadError, Runtime, RuntimeOptions, StartError, UnknownMember};

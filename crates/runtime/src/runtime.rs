@@ -157,6 +157,24 @@ struct Bound {
     stop: CancellationToken,
 }
 
+/// A reload of the L4 VIPs made ready by [`Runtime::prepare`], for
+/// [`Runtime::commit`].
+pub struct PreparedReload {
+    plan: Arc<Plan>,
+    pools: Arc<Pools>,
+    gate: Arc<Gate>,
+    wanted: HashMap<SocketKey, Arc<Vip>>,
+    fresh: Vec<(SocketKey, Fresh)>,
+}
+
+impl fmt::Debug for PreparedReload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedReload")
+            .field("new_sockets", &self.fresh.len())
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct SocketKey {
     transport: Transport,
@@ -235,20 +253,51 @@ impl Runtime {
     /// are bound, dropped ones stop accepting. If any new socket cannot be
     /// bound, nothing changes and the old plan keeps running.
     pub fn reload(&self, plan: Arc<Plan>) -> Result<(), ReloadError> {
+        let prepared = self.prepare(plan)?;
+        self.commit(prepared);
+        Ok(())
+    }
+
+    /// The first half of a reload: builds the new plan's pools and VIPs and
+    /// binds the sockets it adds, serving nothing yet. Dropping the result
+    /// changes nothing (its sockets close). Reloads must not overlap: the
+    /// caller prepares and commits one at a time.
+    pub fn prepare(&self, plan: Arc<Plan>) -> Result<PreparedReload, ReloadError> {
         if self.shared.draining.is_cancelled() {
             return Err(ReloadError::ShuttingDown);
         }
-        let mut sockets = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
         let (pools, gate) = (Arc::new(Pools::build(&plan, &self.health)), Arc::new(Gate::new(&plan)));
-        let mut wanted = vips(&plan, &pools, &gate, &self.metrics);
-        let fresh = bind_all(
-            wanted
-                .iter()
-                .filter(|(k, _)| !sockets.contains_key(k))
-                .map(|(k, v)| (*k, v)),
-        )
-        .map_err(ReloadError::Bind)?;
-        // Committed from here on.
+        let wanted = vips(&plan, &pools, &gate, &self.metrics);
+        let fresh = {
+            let sockets = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
+            bind_all(
+                wanted
+                    .iter()
+                    .filter(|(k, _)| !sockets.contains_key(k))
+                    .map(|(k, v)| (*k, v)),
+            )
+            .map_err(ReloadError::Bind)?
+        };
+        Ok(PreparedReload {
+            plan,
+            pools,
+            gate,
+            wanted,
+            fresh,
+        })
+    }
+
+    /// The second half: the prepared plan is in service from here on. It
+    /// cannot fail: whatever could fail happened in [`prepare`](Self::prepare).
+    pub fn commit(&self, prepared: PreparedReload) {
+        let PreparedReload {
+            plan,
+            pools,
+            gate,
+            mut wanted,
+            fresh,
+        } = prepared;
+        let mut sockets = self.sockets.lock().unwrap_or_else(PoisonError::into_inner);
         let checks = start_checks(&pools);
         // Kept sockets switch to the new plan; dropped ones stop accepting.
         sockets.retain(|key, bound| match wanted.remove(key) {
@@ -262,8 +311,9 @@ impl Runtime {
             }
         });
         for (key, socket) in fresh {
-            let vip = wanted.remove(&key).expect("bound sockets are wanted");
-            sockets.insert(key, self.serve(key, socket, vip));
+            if let Some(vip) = wanted.remove(&key) {
+                sockets.insert(key, self.serve(key, socket, vip));
+            }
         }
         let old = self.current.swap(Arc::new(Generation {
             plan: plan.clone(),
@@ -273,7 +323,6 @@ impl Runtime {
         }));
         old.checks.stop();
         log_listeners(&plan, "reloaded");
-        Ok(())
     }
 
     /// Stops accepting, lets open connections and flows finish for up to

@@ -166,7 +166,7 @@ async fn serve(config: Option<PathBuf>, plan: Arc<Plan>, drain: Duration, http_w
                     continue;
                 };
                 let next = Arc::new(next);
-                match services.reload(current.clone(), next.clone()).await {
+                match services.reload(next.clone()).await {
                     Ok(()) => { current = next; info!("reloaded: new plan in service"); }
                     Err(e) => warn!("reload failed; the previous plan stays in service: {e}"),
                 }

@@ -7,11 +7,12 @@
 
 mod picker;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use gatehouse_dns::{DnsServer, MemberHealth};
+use gatehouse_dns::{DnsConfig, DnsServer, MemberHealth, PreparedData, PreparedServer};
 use gatehouse_model::Plan;
 use gatehouse_proxy::{HttpProxy, ProxyOptions};
 use gatehouse_runtime::Runtime;
@@ -24,9 +25,29 @@ use tracing::{info, warn};
 pub struct Services {
     l4: Arc<Runtime>,
     http: HttpProxy,
-    dns: Option<DnsServer>,
-    /// Tells the DNS server when member health changes.
-    health_follower: Option<JoinHandle<()>>,
+    /// The DNS server and what tells it when member health changes; `None`
+    /// while the plan has no `[dns]` listen address. A reload may start,
+    /// replace or stop it.
+    dns: Mutex<Option<Dns>>,
+}
+
+struct Dns {
+    server: DnsServer,
+    health_follower: JoinHandle<()>,
+}
+
+/// What a reload does to the DNS server, once every part is prepared.
+enum DnsStep {
+    /// No `[dns]` before or after.
+    None,
+    /// Same listen addresses: new views on the same sockets. Boxed: the
+    /// compiled views are large.
+    Reload(Box<PreparedData>),
+    /// Listen addresses added, changed or removed: a new server, sharing
+    /// the sockets it keeps with the one it replaces.
+    Replace(PreparedServer),
+    /// `[dns]` went away, or lost its listen addresses.
+    Stop,
 }
 
 /// The runtime's health registry, as the DNS server asks for it.
@@ -38,6 +59,15 @@ impl MemberHealth for PoolHealth {
         // server then serves every member, which is its documented fallback.
         self.0.pools().is_up(pool, member).unwrap_or(false)
     }
+}
+
+/// The DNS listen addresses a plan states.
+fn dns_listen(plan: &Plan) -> Vec<SocketAddr> {
+    plan.topology
+        .dns
+        .iter()
+        .flat_map(|d| d.listen.iter().map(|a| a.value))
+        .collect()
 }
 
 impl Services {
@@ -59,76 +89,100 @@ impl Services {
                 return Err(e.to_string());
             }
         };
-        let listen: Vec<_> = plan
-            .topology
-            .dns
-            .iter()
-            .flat_map(|d| d.listen.iter().map(|a| a.value))
-            .collect();
-        let (dns, health_follower) = if listen.is_empty() {
+        let listen = dns_listen(&plan);
+        let dns = if listen.is_empty() {
             info!("no [dns] listen addresses: the DNS server is off");
-            (None, None)
+            None
         } else {
             let health = Arc::new(PoolHealth(l4.clone()));
-            let dns = match DnsServer::start(plan.clone(), health, &listen) {
-                Ok(dns) => dns,
+            let config = DnsConfig::from_plan(&plan);
+            match DnsServer::prepare(plan.clone(), health, &listen, config, None) {
+                Ok(prepared) => Some(Dns::serve(&l4, prepared)),
                 Err(e) => {
                     http.shutdown(Duration::ZERO).await;
                     l4.shutdown(Duration::ZERO).await;
-                    return Err(e.to_string());
+                    return Err(format!("DNS: {e}"));
                 }
-            };
-            for w in dns.warnings() {
-                warn!("dns: {w}");
             }
-            info!(addresses = ?dns.local_addrs(), "DNS server listening");
-            let follower = follow_health(&l4, dns.clone());
-            (Some(dns), Some(follower))
         };
         Ok(Services {
             l4,
             http,
-            dns,
-            health_follower,
+            dns: Mutex::new(dns),
         })
     }
 
-    /// Swaps in a new plan: each part keeps its old plan if it cannot take
-    /// the new one, and the parts already switched are put back, so that
-    /// all of them serve the same plan.
-    pub async fn reload(&self, old: Arc<Plan>, plan: Arc<Plan>) -> Result<(), String> {
-        self.l4.reload(plan.clone()).map_err(|e| e.to_string())?;
-        if let Err(e) = self.http.reload(plan.clone()).await {
-            self.put_back(&old, false).await;
-            return Err(e.to_string());
-        }
-        if let Some(dns) = &self.dns {
-            if let Err(e) = dns.reload(plan) {
-                self.put_back(&old, true).await;
-                return Err(format!("DNS: {e}"));
+    /// Swaps in a new plan, all or nothing. First every part makes itself
+    /// ready from `plan` without serving it: the L4 VIPs, the reverse
+    /// proxy and the DNS server compile their tables, load certificates
+    /// and bind the sockets the plan adds. If any of them cannot, nothing
+    /// has changed, and the error names the part. Then all of them switch
+    /// at once, in steps that cannot fail; connections in flight finish on
+    /// the plan they started on.
+    pub async fn reload(&self, plan: Arc<Plan>) -> Result<(), String> {
+        let l4 = self.l4.prepare(plan.clone()).map_err(|e| format!("L4 VIPs: {e}"))?;
+        let http = self
+            .http
+            .prepare(plan.clone())
+            .await
+            .map_err(|e| format!("reverse proxy: {e}"))?;
+        let dns = self.prepare_dns(&plan).map_err(|e| format!("DNS: {e}"))?;
+        // Committed from here on: nothing below can fail.
+        self.l4.commit(l4);
+        self.http.commit(http).await;
+        let mut current = self.dns.lock().unwrap_or_else(PoisonError::into_inner);
+        match dns {
+            DnsStep::None => {}
+            DnsStep::Reload(data) => {
+                if let Some(d) = current.as_ref() {
+                    d.server.commit_reload(*data);
+                }
+            }
+            DnsStep::Replace(prepared) => {
+                let new = Dns::serve(&self.l4, prepared);
+                if let Some(old) = current.replace(new) {
+                    old.stop();
+                }
+            }
+            DnsStep::Stop => {
+                if let Some(old) = current.take() {
+                    old.stop();
+                    info!("no [dns] listen addresses: the DNS server is off");
+                }
             }
         }
         Ok(())
     }
 
-    /// Returns the parts that took a new plan to the one still in service.
-    async fn put_back(&self, old: &Arc<Plan>, http_too: bool) {
-        if let Err(e) = self.l4.reload(old.clone()) {
-            warn!("could not put the L4 VIPs back on the previous plan: {e}");
-        }
-        if http_too {
-            if let Err(e) = self.http.reload(old.clone()).await {
-                warn!("could not put the reverse proxy back on the previous plan: {e}");
+    fn prepare_dns(&self, plan: &Arc<Plan>) -> Result<DnsStep, gatehouse_dns::DnsError> {
+        let listen = dns_listen(plan);
+        let current = self.dns.lock().unwrap_or_else(PoisonError::into_inner);
+        let running = current.as_ref().map(|d| &d.server);
+        Ok(match running {
+            None if listen.is_empty() => DnsStep::None,
+            Some(_) if listen.is_empty() => DnsStep::Stop,
+            Some(server) if server.listen() == listen.as_slice() => {
+                DnsStep::Reload(Box::new(server.prepare_reload(plan.clone())?))
             }
-        }
+            _ => {
+                let health = Arc::new(PoolHealth(self.l4.clone()));
+                let config = DnsConfig::from_plan(plan);
+                DnsStep::Replace(DnsServer::prepare(plan.clone(), health, &listen, config, running)?)
+            }
+        })
     }
 
     /// Hits per ACL rule of the plan in service, the implicit deny last,
     /// summed over the L4 VIPs, the reverse proxy and the DNS server.
     pub fn acl_hits(&self) -> Vec<u64> {
         let mut total = self.l4.gate().counters().snapshot();
-        let others = [Some(self.http.acl_hits()), self.dns.as_ref().map(|d| d.acl_hits())];
-        for hits in others.into_iter().flatten() {
+        let dns = self
+            .dns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|d| d.server.acl_hits());
+        for hits in [Some(self.http.acl_hits()), dns].into_iter().flatten() {
             // Parts on another plan (mid-reload) have another rule count.
             if hits.len() == total.len() {
                 total.iter_mut().zip(hits).for_each(|(t, h)| *t += h);
@@ -139,23 +193,38 @@ impl Services {
 
     /// Stops accepting, lets connections finish up to `deadline`, then closes.
     pub async fn shutdown(self, deadline: Duration) {
-        if let Some(f) = &self.health_follower {
-            f.abort();
-        }
-        if let Some(dns) = &self.dns {
-            dns.shutdown();
+        if let Some(dns) = self.dns.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            dns.stop();
         }
         // Both drain at once: the deadline is for the whole stop.
         tokio::join!(self.http.shutdown(deadline), self.l4.shutdown(deadline));
     }
 }
 
-/// Refreshes DNS-balanced answers whenever a member's health changes.
-fn follow_health(l4: &Runtime, dns: DnsServer) -> JoinHandle<()> {
-    let mut changes = l4.health().changes();
-    tokio::spawn(async move {
-        while changes.changed().await.is_ok() {
-            dns.refresh_health();
+impl Dns {
+    /// Starts a prepared server and the task that refreshes its
+    /// DNS-balanced answers whenever a member's health changes.
+    fn serve(l4: &Runtime, prepared: PreparedServer) -> Dns {
+        let server = prepared.serve();
+        for w in server.warnings() {
+            warn!("dns: {w}");
         }
-    })
+        info!(addresses = ?server.local_addrs(), "DNS server listening");
+        let mut changes = l4.health().changes();
+        let follower = server.clone();
+        let health_follower = tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                follower.refresh_health();
+            }
+        });
+        Dns {
+            server,
+            health_follower,
+        }
+    }
+
+    fn stop(self) {
+        self.health_follower.abort();
+        self.server.shutdown();
+    }
 }
