@@ -1,7 +1,8 @@
 //! Write coalescing for HTTP/2 client connections.
 //!
-//! hyper's HTTP/2 server flushes whenever a stream has something to send,
-//! and the TLS layer turns every flush into a record and a system call. Under
+//! An HTTP/2 connection (the `h2` crate) flushes whenever a stream has
+//! something to send, and the TLS layer turns every flush into a record and
+//! a system call. Under
 //! many concurrent streams, responses finish a few at a time, so each flush
 //! carried about three of them. [`Coalesce`] holds a flush back for one turn
 //! of the scheduler: the streams whose backend answers are already in hand

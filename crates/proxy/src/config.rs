@@ -34,7 +34,7 @@ pub struct ProxyConfig {
     /// How many further members are tried when a request may be retried (see
     /// the crate docs for when that is). Default 2; 0 disables retries.
     pub retries: u32,
-    /// Idle backend connections kept per member for reuse. Default 64.
+    /// Idle backend connections kept per member for reuse. Default 1024.
     pub max_idle_per_member: usize,
     /// How long an idle pooled backend connection is kept. Default 60 s.
     pub backend_idle_keep: Duration,

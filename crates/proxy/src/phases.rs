@@ -8,7 +8,7 @@
 //! | client    | [`client`]                     | 403 (the request's client is denied)          |
 //! | route     | [`route`]                      | 400, 421, 404, or a redirect to HTTPS         |
 //! | admit     | [`admit`]                      | 403 (`deny`), 503 (pre-auth not enforced)     |
-//! | pick      | [`crate::forward`] (`pick`)    | 503 when the pool has no usable member        |
+//! | pick      | [`crate::forward::forward`]    | 503 when the pool has no usable member        |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
 //! | log       | [`crate::exchange::Exchange`]  | never: it runs on every outcome               |
 
