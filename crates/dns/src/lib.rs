@@ -38,7 +38,7 @@ use std::net::SocketAddr;
 
 pub use config::{DnsConfig, RrlConfig, SoaConfig};
 pub use engine::{Engine, PreparedData, Verdict, Worker};
-pub use health::{AllUp, MemberHealth, TcpHealthChecker};
+pub use health::{AllUp, MemberHealth};
 pub use server::{DnsServer, PreparedServer};
 pub use stats::{DnsStats, QueryCount};
 

@@ -1,13 +1,10 @@
-//! Shared test helpers: the test topology, servers on loopback, SIP
-//! backends that can be killed and revived, and runners for the real `dig`
-//! and `kdig` whose output is parsed into something to assert on.
+//! Shared test helpers: the test topology, servers on loopback, and
+//! runners for the real `dig` and `kdig` whose output is parsed into
+//! something to assert on.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use gatehouse_dns::{AllUp, DnsConfig, DnsServer, MemberHealth};
 use gatehouse_model::Plan;
@@ -176,52 +173,4 @@ pub fn parse(text: &str) -> Reply {
         }
     }
     r
-}
-
-/// A TCP listener standing in for one SIP front end; `kill` closes it,
-/// `revive` listens again on the same address.
-pub struct Backend {
-    pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Backend {
-    pub fn start(addr: SocketAddr) -> Backend {
-        let listener = TcpListener::bind(addr).expect("backend binds");
-        let addr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((c, _)) => drop(c),
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Backend {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    pub fn kill(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-
-    pub fn revive(&mut self) {
-        *self = Backend::start(self.addr);
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
