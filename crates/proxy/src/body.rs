@@ -5,7 +5,7 @@
 //! - [`RequestBody`]: client to backend, with the client body-read timeout.
 //! - [`ProxyBody`]: what the client receives; either a page gatehouse wrote
 //!   or the backend's body with the route's idle and total timeouts. When the
-//!   backend body ends, its [`Exchange`] finishes (the backend connection goes
+//!   backend body ends, its [`Completion`] finishes (the backend connection goes
 //!   back to its pool, the member is released, the access log is written).
 //!   The backend body itself is [`BackendBody`], read off the connection.
 
@@ -20,7 +20,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
 
 use crate::backend::BackendBody;
-use crate::exchange::Exchange;
+use crate::completion::Completion;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -196,14 +196,14 @@ pub(crate) struct UpstreamBody {
     pub idle: Duration,
     pub total: Option<Instant>,
     pub sleep: Option<Pin<Box<Sleep>>>,
-    pub exchange: Option<Exchange>,
+    pub completion: Option<Completion>,
 }
 
 impl UpstreamBody {
     /// The response ended cleanly: the exchange finishes, taking the
     /// backend connection with it if it can be reused.
     pub fn complete(&mut self) {
-        if let Some(mut x) = self.exchange.take() {
+        if let Some(mut x) = self.completion.take() {
             x.conn = self.inner.reusable();
             x.completed = true;
         }
@@ -248,10 +248,10 @@ impl Body for ProxyBody {
                         Poll::Ready(Some(Ok(frame)))
                     }
                     Poll::Ready(Some(Err(e))) => {
-                        if let Some(x) = u.exchange.as_mut() {
+                        if let Some(x) = u.completion.as_mut() {
                             x.outcome = Some("backend body error");
                         }
-                        u.exchange = None;
+                        u.completion = None;
                         Poll::Ready(Some(Err(e)))
                     }
                     Poll::Ready(None) => {
@@ -266,7 +266,7 @@ impl Body for ProxyBody {
                             what = "total";
                         }
                         if gap_expired(&mut u.sleep, deadline, cx) {
-                            if let Some(mut x) = u.exchange.take() {
+                            if let Some(mut x) = u.completion.take() {
                                 x.outcome = Some(if what == "idle" {
                                     "idle timeout"
                                 } else {

@@ -26,7 +26,7 @@ use crate::backend::BackendConn;
 use crate::body::{BoxError, ClientBody, ProxyBody};
 use crate::client::{read_proxy_header, Client, Origin, PROXY_HEADER_TIMEOUT};
 use crate::coalesce::Coalesce;
-use crate::exchange::AccessRecord;
+use crate::completion::AccessRecord;
 use crate::guard::SmugglingGuard;
 use crate::headers::ClientHeaders;
 use crate::linger::Linger;
@@ -80,7 +80,7 @@ impl ConnCtx {
             zone: self.plan.zone_names[client.zone.0 as usize].clone(),
             listener: self.listener.name.clone(),
             route,
-            member: crate::exchange::dash(),
+            member: crate::completion::dash(),
             method: method.clone(),
             host,
             status,
@@ -105,7 +105,7 @@ impl ConnCtx {
         started: Instant,
     ) {
         use hyper::body::Body;
-        let host = crate::routing::request_host(req).unwrap_or_else(crate::exchange::dash);
+        let host = crate::routing::request_host(req).unwrap_or_else(crate::completion::dash);
         let mut r = self.record(client, req.method(), host, route, resp.status().as_u16());
         r.outcome = Some(why);
         r.duration = started.elapsed();
@@ -134,8 +134,8 @@ impl ConnCtx {
         let mut r = self.record(
             &client,
             &unknown,
-            crate::exchange::dash(),
-            crate::exchange::dash(),
+            crate::completion::dash(),
+            crate::completion::dash(),
             status,
         );
         r.outcome = Some(why);
@@ -341,18 +341,25 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> H
         Ok(client) => client,
         Err(denied) => {
             let resp = phases::page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
-            ctx.log_answer(&denied, &req, crate::exchange::dash(), &resp, "client denied", started);
+            ctx.log_answer(
+                &denied,
+                &req,
+                crate::completion::dash(),
+                &resp,
+                "client denied",
+                started,
+            );
             return Handling::Answered(Some(resp));
         }
     };
     if let Err(why) = crate::routing::normalise_path(&mut req) {
         let resp = phases::page(http::StatusCode::BAD_REQUEST, crate::pages::negotiate(req.headers()));
-        ctx.log_answer(&client, &req, crate::exchange::dash(), &resp, why.as_str(), started);
+        ctx.log_answer(&client, &req, crate::completion::dash(), &resp, why.as_str(), started);
         return Handling::Answered(Some(resp));
     }
     match phases::route(&ctx, &client, &req) {
         Routed::Respond(resp, why) => {
-            ctx.log_answer(&client, &req, crate::exchange::dash(), &resp, why, started);
+            ctx.log_answer(&client, &req, crate::completion::dash(), &resp, why, started);
             Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {

@@ -36,8 +36,8 @@ use crate::affinity::strip_cookie;
 use crate::backend::{BackendBody, Failure, Upload};
 use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
+use crate::completion::{AccessRecord, AfterUse, Completion};
 use crate::conn::{ConnCtx, Pinned};
-use crate::exchange::{AccessRecord, AfterUse, Exchange};
 use crate::headers::{
     is_connection_auth, strip_client_supplied, strip_hop_by_hop, strip_underscored, ForwardedFor, Rendered,
 };
@@ -379,7 +379,7 @@ pub(crate) fn forward(
             if tunnel {
                 record.outcome = Some("upgraded");
             }
-            let exchange = Exchange {
+            let completion = Completion {
                 shared: ctx.shared.clone(),
                 record,
                 started: pending.started,
@@ -396,7 +396,7 @@ pub(crate) fn forward(
                 idle: route.idle_timeout,
                 total: total_deadline,
                 sleep: None,
-                exchange: Some(exchange),
+                completion: Some(completion),
             };
             if body.inner.ended() {
                 // hyper never polls a body that has already ended.

@@ -43,9 +43,9 @@ mod backend;
 mod body;
 mod client;
 mod coalesce;
+mod completion;
 pub mod config;
 mod conn;
-mod exchange;
 mod forward;
 mod guard;
 mod h2server;
@@ -63,8 +63,8 @@ mod warnings;
 mod wire;
 mod workers;
 
+pub use completion::{AccessLog, AccessRecord, TracingAccessLog};
 pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};
-pub use exchange::{AccessLog, AccessRecord, TracingAccessLog};
 pub use picker::{AffinityHint, EjectionPolicy, Hold, MemberPicker, PickRequest, Picked, RoundRobinPicker};
 pub use warnings::{certificate_warnings, certificate_warnings_at, CertificateWarning, EXPIRY_WARNING};
 

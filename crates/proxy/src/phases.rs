@@ -10,7 +10,7 @@
 //! | admit     | [`admit`]                      | 403 (`deny`), 503 (pre-auth not enforced)     |
 //! | pick      | [`crate::forward::forward`]    | 503 when the pool has no usable member        |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
-//! | log       | [`crate::exchange::Exchange`]  | never: it runs on every outcome               |
+//! | log       | [`crate::completion::Completion`] | never: it runs on every outcome               |
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The *log* phase: one access-log line per request, on every outcome, and
 //! the clean-up that must happen however an exchange ends.
 //!
-//! An [`Exchange`] travels with the response body. When it is dropped (the
+//! A [`Completion`] travels with the response body. When it is dropped (the
 //! body ended, failed, timed out, or the client went away) it gives the
 //! backend connection back to its pool, or to the client connection it is
 //! pinned to, if the exchange completed cleanly,
@@ -107,7 +107,7 @@ pub(crate) enum AfterUse {
 }
 
 /// What must happen when an exchange ends; see the module docs.
-pub(crate) struct Exchange {
+pub(crate) struct Completion {
     pub shared: Arc<Shared>,
     pub record: Box<AccessRecord>,
     pub started: Instant,
@@ -123,7 +123,7 @@ pub(crate) struct Exchange {
     pub outcome: Option<&'static str>,
 }
 
-impl Drop for Exchange {
+impl Drop for Completion {
     fn drop(&mut self) {
         let now = Instant::now();
         if let (true, Some(conn)) = (self.completed, self.conn.take()) {
