@@ -15,26 +15,17 @@
 //!   ([`forwarded_client`]); `Forwarded: for=` is not consulted, so that
 //!   exactly one header has to be right.
 //!
-//! The parser is [`gatehouse_policy::proxy_header`], shared with the L4
-//! runtime; the few lines of socket code around it are repeated here
-//! because this crate does not depend on the runtime.
+//! The PROXY header is read by the runtime's reader, the one the L4 VIPs
+//! use ([`gatehouse_runtime::l4::proxy_protocol::read_header`]).
 
-use std::fmt;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use gatehouse_model::topology::Listener;
 use gatehouse_model::Plan;
-use gatehouse_policy::proxy_header::{self, Parse};
 use gatehouse_policy::ZoneId;
+use gatehouse_runtime::l4::proxy_protocol::{self, HeaderError};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-
-/// How long a trusted peer has to send its whole PROXY header. A balancer
-/// sends it with the connection's first segment.
-pub(crate) const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
@@ -61,65 +52,14 @@ pub(crate) struct Client {
     pub chain: Option<HeaderValue>,
 }
 
-/// Why a trusted peer's PROXY header was refused.
-#[derive(Debug)]
-pub(crate) enum HeaderError {
-    Closed,
-    Timeout(Duration),
-    Invalid(&'static str),
-    Io(io::Error),
-}
-
-impl fmt::Display for HeaderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HeaderError::Closed => f.write_str("closed before a whole PROXY header"),
-            HeaderError::Timeout(t) => write!(f, "no whole PROXY header within {t:?}"),
-            HeaderError::Invalid(why) => f.write_str(why),
-            HeaderError::Io(e) => write!(f, "reading the PROXY header: {e}"),
-        }
-    }
-}
-
 /// Reads the PROXY header a trusted peer sends first and returns the
 /// client it names, `None` when it names none (v2 `LOCAL`, v1 `UNKNOWN`).
-///
-/// Exactly the header's bytes are consumed, so the TLS handshake (or the
-/// first request) that follows is untouched: the stream is peeked, and only
-/// bytes the parser says belong to the header are read. An incomplete
-/// header's bytes all belong to it, so they are consumed before peeking
-/// again (which then waits for more).
-pub(crate) async fn read_proxy_header(
-    stream: &mut TcpStream,
-    timeout: Duration,
-) -> Result<Option<IpAddr>, HeaderError> {
-    let read = async {
-        let mut seen: Vec<u8> = Vec::with_capacity(128);
-        let mut peeked = [0u8; 512];
-        loop {
-            let n = stream.peek(&mut peeked).await.map_err(HeaderError::Io)?;
-            if n == 0 {
-                return Err(HeaderError::Closed);
-            }
-            let consumed = seen.len();
-            seen.extend_from_slice(&peeked[..n]);
-            match proxy_header::parse(&seen) {
-                Parse::Parsed { client, header_len } => {
-                    let rest = header_len - consumed;
-                    stream.read_exact(&mut peeked[..rest]).await.map_err(HeaderError::Io)?;
-                    return Ok(client.map(|a| a.ip().to_canonical()));
-                }
-                Parse::Incomplete => {
-                    stream.read_exact(&mut peeked[..n]).await.map_err(HeaderError::Io)?;
-                }
-                Parse::Invalid(why) => return Err(HeaderError::Invalid(why)),
-            }
-        }
-    };
-    match tokio::time::timeout(timeout, read).await {
-        Ok(r) => r,
-        Err(_) => Err(HeaderError::Timeout(timeout)),
-    }
+/// The runtime's reader, the one the L4 VIPs use: it consumes exactly the
+/// header's bytes, so the TLS handshake (or the first request) that follows
+/// is untouched.
+pub(crate) async fn read_proxy_header(stream: &mut TcpStream) -> Result<Option<IpAddr>, HeaderError> {
+    let named = proxy_protocol::read_header(stream, proxy_protocol::HEADER_TIMEOUT).await?;
+    Ok(named.map(|a| a.ip().to_canonical()))
 }
 
 /// The entries of every `X-Forwarded-For` header, in order (several

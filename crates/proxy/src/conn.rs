@@ -24,7 +24,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::backend::BackendConn;
 use crate::body::{BoxError, ClientBody, ProxyBody};
-use crate::client::{read_proxy_header, Client, Origin, PROXY_HEADER_TIMEOUT};
+use crate::client::{read_proxy_header, Client, Origin};
 use crate::coalesce::Coalesce;
 use crate::completion::AccessRecord;
 use crate::guard::SmugglingGuard;
@@ -169,7 +169,7 @@ pub(crate) async fn serve(
     let (client, origin) = match accepted {
         Accepted::Client(zone) => (peer.ip().to_canonical(), Origin::Connection(zone)),
         Accepted::ForwardedFor => (peer.ip().to_canonical(), Origin::ForwardedFor),
-        Accepted::ProxyHeader => match read_proxy_header(&mut tcp, PROXY_HEADER_TIMEOUT).await {
+        Accepted::ProxyHeader => match read_proxy_header(&mut tcp).await {
             Ok(named) => {
                 // A header naming no client (the balancer's own health
                 // checks) leaves the peer as the client.
