@@ -24,8 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use gatehouse_model::topology::Transport;
-use gatehouse_model::Plan;
-use gatehouse_policy::{AclCounters, Decision, LogLimiter};
+use gatehouse_model::{AcceptVerdict, Plan};
+use gatehouse_policy::LogLimiter;
 
 use crate::answer::{compile, Answer, Compiled};
 use crate::config::DnsConfig;
@@ -42,8 +42,6 @@ pub struct Snapshot {
     pub compiled: Compiled,
     pub serial: u32,
     pub stats: Stats,
-    /// Gateway ACL hits, one set per worker shard.
-    pub acl: Box<[AclCounters]>,
     pub rrl: RateLimiter,
     /// Up/down of every DNS-balanced pool member, to skip needless rebuilds.
     health_key: Vec<bool>,
@@ -124,7 +122,6 @@ fn build(
     let compiled = compile(data, config.wildcards);
     let stats = Stats::new(compiled.views.iter().map(|v| v.name.clone()).collect(), shards);
     Ok(Snapshot {
-        acl: (0..shards.max(1)).map(|_| plan.acl.counters()).collect(),
         rrl: RateLimiter::new(&config.rrl),
         plan,
         config,
@@ -247,17 +244,11 @@ impl Engine {
         self.current.load().stats.snapshot()
     }
 
-    /// Gateway ACL hits on port 53 since the last reload: one per rule, then
-    /// the implicit deny.
+    /// Gateway ACL hits of the plan in service: one per rule, then the
+    /// implicit deny. The plan's one set, which every part serving the plan
+    /// counts into; a DNS server alone counts only its queries.
     pub fn acl_hits(&self) -> Vec<u64> {
-        let snap = self.current.load();
-        let mut total = vec![0; snap.plan.acl.len() + 1];
-        for c in snap.acl.iter() {
-            for (t, n) in total.iter_mut().zip(c.snapshot()) {
-                *t += n;
-            }
-        }
-        total
+        self.current.load().plan.acl_hits.snapshot()
     }
 
     /// Answers one message from `src`, received on local `port`, into `out`
@@ -277,12 +268,11 @@ impl Engine {
         out.clear();
         let plan = &snap.plan;
         // gate
-        let zone = plan.classify(src);
-        let decision = plan.gateway(zone, src, transport, port);
-        snap.acl[w.shard % snap.acl.len()].count(&decision);
-        if !decision.is_allowed() {
+        let accept = plan.accept(src, transport, port, None);
+        let zone = accept.zone;
+        if let AcceptVerdict::AclDenied(rule) = accept.verdict {
             snap.stats.event(w.shard, Event::AclDrop);
-            self.log_denial(plan, zone, src, transport, &decision);
+            self.log_denial(plan, zone, src, transport, rule);
             return Verdict::Drop;
         }
         let view = snap
@@ -421,9 +411,9 @@ impl Engine {
         }
     }
 
-    fn log_denial(&self, plan: &Plan, zone: gatehouse_policy::ZoneId, src: IpAddr, t: Transport, d: &Decision) {
+    fn log_denial(&self, plan: &Plan, zone: gatehouse_policy::ZoneId, src: IpAddr, t: Transport, rule: Option<usize>) {
         if self.denials.allow(Instant::now()) {
-            let rule = d.rule.map_or("implicit deny", |i| plan.acl.rules()[i].name.as_str());
+            let rule = rule.map_or("implicit deny", |i| plan.acl.rules()[i].name.as_str());
             let suppressed = self.denials.take_suppressed();
             tracing::info!(
                 %src, zone = plan.zone_name(zone), transport = t.keyword(), rule, suppressed,

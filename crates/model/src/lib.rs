@@ -20,7 +20,7 @@ pub mod validate;
 
 pub use admission::Admission;
 pub use diag::{Diagnostic, Severity, Source};
-pub use plan::Plan;
+pub use plan::{Accept, AcceptVerdict, Plan};
 pub use topology::Topology;
 
 /// The built-in Contoso topology, the reference network of the poster.

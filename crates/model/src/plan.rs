@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use gatehouse_policy::{acl, Acl, Decision, ZoneId, ZoneTable};
+use gatehouse_policy::{acl, Acl, AclCounters, Decision, ZoneId, ZoneTable};
 
 use crate::topology::{AclProtocol, Action, Listener, Pool, Route, Source, Topology, Transport};
 use crate::validate::{published_names, Published};
@@ -21,6 +21,32 @@ pub struct Plan {
     pub acl: Acl,
     /// Every published name with the listener, ports and zones that serve it.
     pub published: Vec<Published>,
+    /// Hits per ACL rule (the implicit deny last), one set for every part
+    /// serving this plan: [`Plan::accept`] counts into it, whichever part
+    /// asks. A reload's plan starts at zero.
+    pub acl_hits: AclCounters,
+}
+
+/// The accept decision for one client of one listener: see [`Plan::accept`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accept {
+    pub zone: ZoneId,
+    pub verdict: AcceptVerdict,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptVerdict {
+    Allowed,
+    /// The gateway ACL denied it: rule index, or `None` for the implicit deny.
+    AclDenied(Option<usize>),
+    /// The ACL allowed it but the listener does not admit the client's zone.
+    ZoneNotAdmitted,
+}
+
+impl Accept {
+    pub fn is_allowed(&self) -> bool {
+        self.verdict == AcceptVerdict::Allowed
+    }
 }
 
 impl Plan {
@@ -88,10 +114,12 @@ impl Plan {
             })
             .collect();
         let published = published_names(&topology);
+        let acl = Acl::new(rules);
         Plan {
             zones,
             zone_names,
-            acl: Acl::new(rules),
+            acl_hits: acl.counters(),
+            acl,
             published,
             topology,
         }
@@ -144,6 +172,35 @@ impl Plan {
             v4 => v4,
         };
         listener.trusted_proxies.iter().any(|p| p.value.contains(&peer))
+    }
+
+    /// The accept phase's decision, the same for the L4 VIPs, the reverse
+    /// proxy and the DNS server: the client's zone by longest prefix, the
+    /// gateway ACL for `transport` and `port`, then the listener's own
+    /// `zones` (DNS queries reach no listener: `None`). The ACL decision is
+    /// counted in [`Plan::acl_hits`].
+    pub fn accept(&self, client: IpAddr, transport: Transport, port: u16, listener: Option<&Listener>) -> Accept {
+        let zone = self.classify(client);
+        let decision = self.gateway(zone, client, transport, port);
+        self.acl_hits.count(&decision);
+        let verdict = if !decision.is_allowed() {
+            AcceptVerdict::AclDenied(decision.rule)
+        } else if listener.is_some_and(|l| !self.listener_admits(l, zone)) {
+            AcceptVerdict::ZoneNotAdmitted
+        } else {
+            AcceptVerdict::Allowed
+        };
+        Accept { zone, verdict }
+    }
+
+    /// Why an accept decision refused, for logs.
+    pub fn refusal(&self, verdict: AcceptVerdict) -> String {
+        match verdict {
+            AcceptVerdict::Allowed => "allowed".to_string(),
+            AcceptVerdict::AclDenied(Some(rule)) => format!("ACL rule \"{}\" denies", self.acl.rules()[rule].name),
+            AcceptVerdict::AclDenied(None) => "no ACL rule allows it".to_string(),
+            AcceptVerdict::ZoneNotAdmitted => "the listener does not admit this zone".to_string(),
+        }
     }
 
     /// Whether a listener admits a zone (the listener's own restriction,

@@ -406,9 +406,10 @@ impl HttpProxy {
     }
 
     /// Hits per gateway ACL rule of the current plan (the last entry is the
-    /// implicit deny), counted in the accept phase of HTTP listeners.
+    /// implicit deny): the plan's one set, which every part serving the
+    /// plan counts into ([`Plan::accept`]).
     pub fn acl_hits(&self) -> Vec<u64> {
-        self.current.load().counters.snapshot()
+        self.current.load().plan.acl_hits.snapshot()
     }
 
     /// Connections from trusted proxies closed because their PROXY header

@@ -46,35 +46,27 @@ pub(crate) fn accept(state: &PlanState, listener: &ListenerState, client: IpAddr
 }
 
 /// Zone, gateway ACL (tcp, the listener's port) and listener zones for one
-/// client; counts the ACL decision and logs a denial (rate-limited).
+/// client, as the plan decides them for every part ([`Plan::accept`],
+/// which counts the ACL decision); logs a denial (rate-limited).
+///
+/// [`Plan::accept`]: gatehouse_model::Plan::accept
 fn decide(state: &PlanState, listener: &ListenerState, src: IpAddr, what: &'static str) -> Option<ZoneId> {
     let plan = &state.plan;
-    let zone = plan.classify(src);
-    let decision = plan.gateway(zone, src, Transport::Tcp, listener.port);
-    state.counters.count(&decision);
-    let admitted = decision.is_allowed() && plan.listener_admits(listener.listener(plan), zone);
-    if !admitted {
+    let accept = plan.accept(src, Transport::Tcp, listener.port, Some(listener.listener(plan)));
+    if !accept.is_allowed() {
         if state.deny_log.allow(Instant::now()) {
-            let rule = decision
-                .rule
-                .map_or("implicit deny", |i| plan.acl.rules()[i].name.as_str());
-            let why = if decision.is_allowed() {
-                "listener does not admit zone"
-            } else {
-                rule
-            };
             tracing::info!(
                 client = %src,
-                zone = %plan.zone_name(zone),
+                zone = %plan.zone_name(accept.zone),
                 listener = %listener.name,
-                reason = why,
+                reason = %plan.refusal(accept.verdict),
                 suppressed = state.deny_log.take_suppressed(),
                 "{what}"
             );
         }
         return None;
     }
-    Some(zone)
+    Some(accept.zone)
 }
 
 /// **client** — runs for every request once its head is read, before

@@ -1,5 +1,5 @@
 //! Everything compiled from one plan for the proxy: per-listener route tables
-//! and TLS acceptors, backend TLS configs, ACL counters. Built off to the
+//! and TLS acceptors, backend TLS configs. Built off to the
 //! side on start and reload, then swapped in whole; a connection keeps the
 //! state it was accepted under until it closes.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gatehouse_model::topology::{Listener, Protocol};
 use gatehouse_model::Plan;
-use gatehouse_policy::{AclCounters, LogLimiter};
+use gatehouse_policy::LogLimiter;
 use rustls::ClientConfig;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -74,7 +74,6 @@ pub(crate) struct PlanState {
     pub plan: Arc<Plan>,
     /// By bound address.
     pub listeners: HashMap<SocketAddr, Arc<ListenerState>>,
-    pub counters: AclCounters,
     pub deny_log: LogLimiter,
     pub zone_names: Vec<Arc<str>>,
     /// By the pool's index in the topology.
@@ -159,7 +158,6 @@ impl PlanState {
             })
             .collect();
         Ok(PlanState {
-            counters: plan.acl.counters(),
             deny_log: LogLimiter::new(20, Duration::from_secs(10)),
             zone_names: plan.zone_names.iter().map(|z| Arc::from(z.as_str())).collect(),
             config,

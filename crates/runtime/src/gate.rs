@@ -20,53 +20,38 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse_model::topology::{Listener, Transport};
-use gatehouse_model::Plan;
-use gatehouse_policy::{AclCounters, LogLimiter, ZoneId};
+use gatehouse_model::{Accept, Plan};
+use gatehouse_policy::{AclCounters, LogLimiter};
 
 /// At most this many denial lines per window.
 const DENIALS_LOGGED: u32 = 20;
 const DENIAL_WINDOW: Duration = Duration::from_secs(1);
 
-/// The accept-phase state of one plan: its ACL counters and denial log
-/// limiter. A reload starts a new `Gate`, as it starts a new ACL.
+/// The accept phase of one plan for the L4 VIPs: the decision is the plan's
+/// own ([`Plan::accept`], the one the reverse proxy and the DNS server make
+/// too, counted in the plan's one set of ACL counters); this adds the
+/// rate-limited denial log. A reload starts a new `Gate`, as it starts a
+/// new plan.
 #[derive(Debug)]
 pub struct Gate {
-    counters: AclCounters,
+    plan: Arc<Plan>,
     limiter: LogLimiter,
     /// Refused PROXY headers have their own budget, so that a broken
     /// balancer does not hide the denials (or the other way round).
     header_limiter: LogLimiter,
 }
 
-/// The outcome of [`Gate::admit`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Admission {
-    pub zone: ZoneId,
-    pub verdict: Verdict,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Allowed,
-    /// The gateway ACL denied it: rule index, or `None` for the implicit deny.
-    AclDenied(Option<usize>),
-    /// The ACL allowed it but the listener does not admit the client's zone.
-    ZoneNotAdmitted,
-}
-
-impl Admission {
-    pub fn is_allowed(&self) -> bool {
-        self.verdict == Verdict::Allowed
-    }
-}
+/// The outcome of [`Gate::admit`]: the plan's accept decision.
+pub type Admission = Accept;
 
 impl Gate {
-    pub fn new(plan: &Plan) -> Gate {
+    pub fn new(plan: &Arc<Plan>) -> Gate {
         Gate {
-            counters: plan.acl.counters(),
+            plan: plan.clone(),
             limiter: LogLimiter::new(DENIALS_LOGGED, DENIAL_WINDOW),
             header_limiter: LogLimiter::new(DENIALS_LOGGED, DENIAL_WINDOW),
         }
@@ -86,81 +71,55 @@ impl Gate {
         }
     }
 
-    /// Decides whether `client` may reach `listener` on `port`, counts the
-    /// ACL decision, and logs a denial (rate-limited).
-    pub fn admit(
-        &self,
-        plan: &Plan,
-        listener: &Listener,
-        client: IpAddr,
-        transport: Transport,
-        port: u16,
-    ) -> Admission {
-        let zone = plan.classify(client);
-        let decision = plan.gateway(zone, client, transport, port);
-        self.counters.count(&decision);
-        let verdict = if !decision.is_allowed() {
-            Verdict::AclDenied(decision.rule)
-        } else if !plan.listener_admits(listener, zone) {
-            Verdict::ZoneNotAdmitted
-        } else {
-            Verdict::Allowed
-        };
-        if verdict != Verdict::Allowed && self.limiter.allow(Instant::now()) {
+    /// Decides whether `client` may reach `listener` on `port` (counted in
+    /// the plan's ACL counters), and logs a denial (rate-limited).
+    pub fn admit(&self, listener: &Listener, client: IpAddr, transport: Transport, port: u16) -> Admission {
+        let plan = &self.plan;
+        let accept = plan.accept(client, transport, port, Some(listener));
+        if !accept.is_allowed() && self.limiter.allow(Instant::now()) {
             let suppressed = self.limiter.take_suppressed();
             tracing::warn!(
                 listener = %listener.name.value,
                 %client,
-                zone = plan.zone_name(zone),
+                zone = plan.zone_name(accept.zone),
                 transport = transport.keyword(),
                 port,
-                reason = %Reason(plan, verdict),
+                reason = %plan.refusal(accept.verdict),
                 suppressed,
                 "denied"
             );
         }
-        Admission { zone, verdict }
+        accept
     }
 
-    /// Hits per ACL rule; the last entry is the implicit deny.
+    /// Hits per ACL rule of the plan, counted by every part that serves
+    /// it; the last entry is the implicit deny.
     pub fn counters(&self) -> &AclCounters {
-        &self.counters
-    }
-}
-
-struct Reason<'a>(&'a Plan, Verdict);
-
-impl fmt::Display for Reason<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.1 {
-            Verdict::Allowed => f.write_str("allowed"),
-            Verdict::AclDenied(Some(rule)) => write!(f, "ACL rule \"{}\" denies", self.0.acl.rules()[rule].name),
-            Verdict::AclDenied(None) => f.write_str("no ACL rule allows it"),
-            Verdict::ZoneNotAdmitted => f.write_str("the listener does not admit this zone"),
-        }
+        &self.plan.acl_hits
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gatehouse_model::AcceptVerdict;
 
     #[test]
     fn contoso_smtp_vip_admits_only_the_hygiene_service_and_counts_each_decision() {
-        let plan = gatehouse_model::check(gatehouse_model::CONTOSO).plan.expect("valid");
+        let plan = Arc::new(gatehouse_model::check(gatehouse_model::CONTOSO).plan.expect("valid"));
         let smtp = plan.listener("smtp-public").unwrap();
         let gate = Gate::new(&plan);
-        let eop = gate.admit(&plan, smtp, "40.107.3.4".parse().unwrap(), Transport::Tcp, 25);
+        let eop = gate.admit(smtp, "40.107.3.4".parse().unwrap(), Transport::Tcp, 25);
         assert!(eop.is_allowed());
-        let internet = gate.admit(&plan, smtp, "192.0.2.9".parse().unwrap(), Transport::Tcp, 25);
-        assert_eq!(internet.verdict, Verdict::AclDenied(None));
+        let internet = gate.admit(smtp, "192.0.2.9".parse().unwrap(), Transport::Tcp, 25);
+        assert_eq!(internet.verdict, AcceptVerdict::AclDenied(None));
         // The web rule lets partners reach 443, but the Edge's webconf VIP
         // on 443 admits them while the SMTP VIP would not.
         let webconf = plan.listener("edge-webconf").unwrap();
-        let partner = gate.admit(&plan, webconf, "198.51.100.20".parse().unwrap(), Transport::Tcp, 443);
+        let partner = gate.admit(webconf, "198.51.100.20".parse().unwrap(), Transport::Tcp, 443);
         assert!(partner.is_allowed());
-        let intranet_to_edge = gate.admit(&plan, webconf, "10.1.2.3".parse().unwrap(), Transport::Tcp, 443);
-        assert_eq!(intranet_to_edge.verdict, Verdict::ZoneNotAdmitted);
+        let intranet_to_edge = gate.admit(webconf, "10.1.2.3".parse().unwrap(), Transport::Tcp, 443);
+        assert_eq!(intranet_to_edge.verdict, AcceptVerdict::ZoneNotAdmitted);
         let hits = gate.counters().snapshot();
         assert_eq!(hits[0], 1, "smtp-from-eop");
         assert_eq!(hits[1], 2, "web");

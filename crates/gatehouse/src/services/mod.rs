@@ -172,23 +172,11 @@ impl Services {
         })
     }
 
-    /// Hits per ACL rule of the plan in service, the implicit deny last,
-    /// summed over the L4 VIPs, the reverse proxy and the DNS server.
+    /// Hits per ACL rule of the plan in service, the implicit deny last:
+    /// the plan's one set, which the L4 VIPs, the reverse proxy and the DNS
+    /// server all count into.
     pub fn acl_hits(&self) -> Vec<u64> {
-        let mut total = self.l4.gate().counters().snapshot();
-        let dns = self
-            .dns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .map(|d| d.server.acl_hits());
-        for hits in [Some(self.http.acl_hits()), dns].into_iter().flatten() {
-            // Parts on another plan (mid-reload) have another rule count.
-            if hits.len() == total.len() {
-                total.iter_mut().zip(hits).for_each(|(t, h)| *t += h);
-            }
-        }
-        total
+        self.l4.plan().acl_hits.snapshot()
     }
 
     /// Stops accepting, lets connections finish up to `deadline`, then closes.

@@ -272,6 +272,30 @@ fn counters_count_each_rule_and_the_implicit_deny() {
 }
 
 #[test]
+fn counters_sum_what_many_threads_count() {
+    // More threads than shards, so that some share one.
+    let acl = Acl::new(vec![allow("https", ports(&[(443, 443)]))]);
+    let counters = std::sync::Arc::new(acl.counters());
+    let threads: Vec<_> = (0..40)
+        .map(|t| {
+            let (counters, decision) = (
+                counters.clone(),
+                acl.decide(Z0, ip("10.0.0.1"), Proto::Tcp, 443 + t % 2),
+            );
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    counters.count(&decision);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(counters.snapshot(), vec![20_000, 20_000]);
+}
+
+#[test]
 fn counters_for_an_empty_acl_hold_only_the_implicit_deny() {
     let counters = AclCounters::new(0);
     counters.count(&Decision::IMPLICIT_DENY);

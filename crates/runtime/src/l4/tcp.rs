@@ -98,9 +98,7 @@ async fn serve(
         stream::reset(&client);
         return;
     };
-    let admission = vip
-        .gate
-        .admit(&vip.plan, listener, origin.ip(), Transport::Tcp, local.port());
+    let admission = vip.gate.admit(listener, origin.ip(), Transport::Tcp, local.port());
     if !admission.is_allowed() {
         VipMetrics::add(&vip.metrics.denied, 1);
         stream::reset(&client);

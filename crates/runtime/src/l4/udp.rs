@@ -123,9 +123,7 @@ fn open(
 ) -> Option<Arc<Flow>> {
     let local = socket.local_addr().ok()?;
     let listener = vip.listener();
-    let admission = vip
-        .gate
-        .admit(&vip.plan, listener, client.ip(), Transport::Udp, local.port());
+    let admission = vip.gate.admit(listener, client.ip(), Transport::Udp, local.port());
     if !admission.is_allowed() {
         VipMetrics::add(&vip.metrics.denied, 1);
         return None;
