@@ -47,6 +47,9 @@ mod completion;
 pub mod config;
 mod conn;
 mod forward;
+mod framing;
+#[doc(hidden)]
+pub mod fuzz;
 mod guard;
 mod h2server;
 pub mod headers;

@@ -340,13 +340,19 @@ pub(crate) fn decode_chunked(state: &mut Chunked, buf: &mut BytesMut) -> Result<
     loop {
         match *state {
             Chunked::Size => {
+                // The same limit whether the line arrived whole or in
+                // pieces: a line longer than the limit, or (without its
+                // CRLF yet) bytes that can only be one.
                 let Some(end) = find_crlf(buf) else {
-                    return if buf.len() > MAX_CHUNK_LINE {
+                    return if buf.len() > MAX_CHUNK_LINE + 1 {
                         Err(Malformed("chunk size line too long"))
                     } else {
                         Ok(Decoded::NeedMore)
                     };
                 };
+                if end > MAX_CHUNK_LINE {
+                    return Err(Malformed("chunk size line too long"));
+                }
                 let line = &buf[..end];
                 let digits = line.split(|b| *b == b';').next().unwrap_or(line);
                 let digits = trim_ows(digits);
@@ -396,6 +402,9 @@ pub(crate) fn decode_chunked(state: &mut Chunked, buf: &mut BytesMut) -> Result<
                 }
                 let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 match httparse::parse_headers(buf, &mut slots) {
+                    Ok(httparse::Status::Complete((len, _))) if len > MAX_HEAD => {
+                        return Err(Malformed("trailer section too large"))
+                    }
                     Ok(httparse::Status::Complete((len, fields))) => {
                         let mut trailers = HeaderMap::with_capacity(fields.len());
                         for f in fields {
