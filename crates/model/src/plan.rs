@@ -31,6 +31,8 @@ pub struct Plan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Accept {
     pub zone: ZoneId,
+    /// The gateway ACL's decision, with the rule that matched.
+    pub decision: Decision,
     pub verdict: AcceptVerdict,
 }
 
@@ -180,9 +182,21 @@ impl Plan {
     /// `zones` (DNS queries reach no listener: `None`). The ACL decision is
     /// counted in [`Plan::acl_hits`].
     pub fn accept(&self, client: IpAddr, transport: Transport, port: u16, listener: Option<&Listener>) -> Accept {
+        let accept = self.decide_accept(client, transport, port, listener);
+        self.acl_hits.count(&accept.decision);
+        accept
+    }
+
+    /// [`Plan::accept`] without counting: what `explain` shows.
+    pub fn decide_accept(
+        &self,
+        client: IpAddr,
+        transport: Transport,
+        port: u16,
+        listener: Option<&Listener>,
+    ) -> Accept {
         let zone = self.classify(client);
         let decision = self.gateway(zone, client, transport, port);
-        self.acl_hits.count(&decision);
         let verdict = if !decision.is_allowed() {
             AcceptVerdict::AclDenied(decision.rule)
         } else if listener.is_some_and(|l| !self.listener_admits(l, zone)) {
@@ -190,7 +204,11 @@ impl Plan {
         } else {
             AcceptVerdict::Allowed
         };
-        Accept { zone, verdict }
+        Accept {
+            zone,
+            decision,
+            verdict,
+        }
     }
 
     /// Why an accept decision refused, for logs.

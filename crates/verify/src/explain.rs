@@ -32,7 +32,7 @@ mod web;
 use std::net::IpAddr;
 
 use gatehouse_model::topology::{Listener, Transport};
-use gatehouse_model::Plan;
+use gatehouse_model::{AcceptVerdict, Plan};
 use gatehouse_policy::{acl, ZoneId};
 
 /// Where the flow goes: an address, or a name resolved through split DNS.
@@ -287,10 +287,16 @@ fn accept_and_on(plan: &Plan, zone: ZoneId, query: &Query, address: IpAddr, x: &
             because,
         );
     };
-    if let resolve::Socket::Listener(l) = &socket {
-        x.listener = Some(l.name.value.clone());
-    }
-    let decision = plan.gateway(zone, query.src, query.transport, query.port);
+    let listener = match &socket {
+        resolve::Socket::Listener(l) => {
+            x.listener = Some(l.name.value.clone());
+            Some(*l)
+        }
+        resolve::Socket::Dns => None,
+    };
+    // The accept decision the serving parts make, uncounted.
+    let accept = plan.decide_accept(query.src, query.transport, query.port, listener);
+    let decision = accept.decision;
     x.acl_rule = decision.rule.map(|i| plan.acl.rules()[i].name.clone());
     x.steps.push(gateway_step(plan, zone, query, decision));
     if !decision.is_allowed() {
@@ -319,7 +325,7 @@ fn accept_and_on(plan: &Plan, zone: ZoneId, query: &Query, address: IpAddr, x: &
             return (verdict, because);
         }
     };
-    let admits = plan.listener_admits(listener, zone);
+    let admits = accept.verdict != AcceptVerdict::ZoneNotAdmitted;
     x.steps.push(listener_step(plan, listener, zone, admits));
     if !admits {
         let because = format!(
