@@ -140,10 +140,9 @@ where
     }
 }
 
-/// One request stream: its phases, then its response. Written out as a
-/// state machine, not an `async fn`: the connection keeps one per stream,
-/// and this one is small enough for the allocator's fast path, where the
-/// `async fn` was 1.9 KB and boxed on top.
+/// One request stream: its phases, then its response. A state machine, not
+/// an `async fn`: the connection keeps one per stream, and it must stay
+/// small (bench/http/NOTES.md, "Why the code is shaped this way").
 struct Stream {
     respond: SendResponse<Bytes>,
     state: StreamState,

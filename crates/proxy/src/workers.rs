@@ -7,14 +7,11 @@
 //! From then on everything that connection causes (its HTTP/2 streams, its
 //! backend connections, their timers) runs on that one thread: no work
 //! stealing, no wake-ups across cores, and each worker reuses its own idle
-//! backend connections (see [`crate::upstream::Upstreams`]). On one core this
-//! made HTTP/2 proxying about a tenth faster than a multi-threaded runtime
-//! with one worker.
+//! backend connections (see [`crate::upstream::Upstreams`]).
 //!
-//! Accepting on the thread that serves matters too: an accept loop on
-//! another thread took a burst of 9,900 new clients all at once, their TLS
-//! handshakes ran side by side, and glibc kept the peak: 440 MiB resident
-//! afterwards, against 265 MiB when the serving loop paces its own accepts.
+//! Each worker accepts on its own thread, so that a burst of new clients is
+//! paced by the loop that serves them rather than handshaken all at once
+//! (measured in bench/http/NOTES.md, "Why the code is shaped this way").
 
 use std::cell::Cell;
 use std::future::Future;
