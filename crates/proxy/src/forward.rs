@@ -27,27 +27,26 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use gatehouse_model::topology::{Affinity, Pool};
-use gatehouse_runtime::pool::client_hash;
-use gatehouse_runtime::{Member, MemberGuard, PickContext};
+use gatehouse_model::topology::Affinity;
+use gatehouse_runtime::MemberGuard;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 
 use crate::affinity::strip_cookie;
-use crate::backend::{BackendBody, BackendConn, Failure, Upload};
+use crate::backend::{BackendBody, Failure, Upload};
 use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
 use crate::completion::{AccessRecord, AfterUse, Completion};
-use crate::conn::{ConnCtx, Pinned};
+use crate::conn::ConnCtx;
 use crate::headers::{
     is_connection_auth, strip_client_supplied, strip_hop_by_hop, strip_underscored, ForwardedFor, Rendered,
 };
+use crate::members::{choose, label, Choice, Via};
 use crate::pages;
 use crate::phases::page;
 use crate::routing::CompiledRoute;
 use crate::state::BackendPool;
-use crate::upstream::Target;
 use crate::wire::RequestHead;
 
 fn http11_required() -> BoxError {
@@ -59,13 +58,6 @@ fn idempotent(m: &Method) -> bool {
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
-}
-
-/// How a backend connection was obtained.
-enum Via {
-    Pooled,
-    New,
-    Pinned,
 }
 
 /// Forwards one routed, admitted request.
@@ -472,103 +464,6 @@ fn sni_for(backend: &BackendPool, backend_host: Option<&[u8]>, host: &Arc<str>) 
         .and_then(|h| h.parse::<http::uri::Authority>().ok())
         .map(|a| Arc::from(a.host()));
     Some(from_host.unwrap_or_else(|| host.clone()))
-}
-
-/// A member for one attempt, counted on until the guard is dropped.
-struct Choice {
-    /// Its index in the pool in service.
-    member: usize,
-    target: Target,
-    via: Via,
-    /// The pinned connection, when `via` is pinned.
-    conn: Option<Box<BackendConn>>,
-    guard: MemberGuard,
-}
-
-/// Picks from the route's pool in service: the member this client
-/// connection is pinned to, else what the pool's balancer chooses for
-/// `client` among the members not `tried`. `None` when no member can take
-/// the request (or the pool is not in service).
-fn choose(
-    ctx: &ConnCtx,
-    pool: &Pool,
-    route: &CompiledRoute,
-    sni: &Option<Arc<str>>,
-    client: std::net::IpAddr,
-    cookie_member: Option<usize>,
-    tried: &[Arc<str>],
-) -> Option<Choice> {
-    let port = ctx.listener.port;
-    ctx.shared
-        .members
-        .with_pool(&pool.name.value, |members| {
-            if let Some(p) = take_pinned(ctx, members.members(), |m| target(m, route, port, sni)) {
-                // A pinned connection stays on its member whatever its health.
-                let guard = members.hold(p.member)?;
-                return Some(Choice {
-                    member: p.member,
-                    target: p.target,
-                    via: Via::Pinned,
-                    conn: Some(p.conn),
-                    guard,
-                });
-            }
-            // Allocates only after a failed attempt.
-            let exclude: Vec<usize> = tried.iter().filter_map(|n| members.index_of(n)).collect();
-            let guard = members.pick(&PickContext {
-                client,
-                sticky_member: cookie_member.filter(|_| route.affinity == Affinity::Cookie),
-                affinity: (route.affinity == Affinity::SourceIp).then(|| client_hash(client)),
-                exclude: &exclude,
-            })?;
-            Some(Choice {
-                member: guard.index(),
-                target: target(guard.member(), route, port, sni),
-                via: Via::New,
-                conn: None,
-                guard,
-            })
-        })
-        .flatten()
-}
-
-/// The member as the access record names it: as written when it names its
-/// port and the route does not override it, else the address connected to.
-fn label(member: &Member, target: &Target, backend_port: Option<u16>) -> Arc<str> {
-    match (member.port(), backend_port) {
-        // IPv6 members are logged unbracketed, as always.
-        (Some(_), None) if !member.host().contains(':') => member.name().clone(),
-        _ => format!("{}:{}", target.host, target.port).into(),
-    }
-}
-
-/// Where a member of the route's pool is reached. A function, not a
-/// closure: a closure would keep its captures in the forward future.
-fn target(member: &Member, route: &CompiledRoute, listener_port: u16, sni: &Option<Arc<str>>) -> Target {
-    Target {
-        host: member.shared_host().clone(),
-        port: route.backend_port.or(member.port()).unwrap_or(listener_port),
-        tls: sni.clone().map(|s| (route.pool.clone(), s)),
-    }
-}
-
-/// Takes this connection's pinned backend connection if it serves the route's
-/// pool (same member address); a pin to a connection that died is dropped.
-fn take_pinned(ctx: &ConnCtx, members: &[Arc<Member>], target_of: impl Fn(&Member) -> Target) -> Option<Pinned> {
-    if ctx.h2 {
-        // Never pinned (see the module docs): spare every stream the lock.
-        return None;
-    }
-    let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
-    let p = slot.as_mut()?;
-    if !p.conn.probably_open() {
-        *slot = None;
-        return None;
-    }
-    let member = members.iter().position(|m| target_of(m) == p.target)?;
-    let mut p = slot.take()?;
-    p.member = member;
-    Some(p)
 }
 
 /// Whether the route's idle or total timeout ran out while the request

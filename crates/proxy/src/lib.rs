@@ -4,7 +4,8 @@
 //! (`tcp`/`udp` listeners belong to the L4 runtime) and runs each connection
 //! through the named phases of [`phases`]: accept (zone + ACL, before TLS),
 //! handshake (SNI, ALPN), route (host + longest prefix), admit (auth policy),
-//! pick (the runtime's pools and health, see the `members` module), forward (streaming, pinning, timeouts) and log
+//! pick (from `gatehouse_runtime`'s pools, balancer and member health, the
+//! `members` module), forward (streaming, pinning, timeouts) and log
 //! ([`AccessLog`]).
 //!
 //! Behind another load balancer (`trusted_proxies` and `client_address`),

@@ -88,31 +88,30 @@ async fn round_robin_turns_over_the_primaries_and_backups_serve_only_when_no_pri
     assert_eq!(counts(&members(&mut c, 5).await, &names), [0, 5, 0, 0]);
 }
 
-#[tokio::test]
-async fn weighted_round_robin_follows_the_weights_and_weight_0_gets_nothing() {
-    let m = [echo("a").await, echo("b").await, echo("c").await];
+/// A weighted-round-robin site over echo members a, b, c with `weights`,
+/// and a client connection to it.
+async fn weighted(weights: [u32; 3]) -> (HttpProxy, Vec<Backend>, H1) {
+    let m = vec![echo("a").await, echo("b").await, echo("c").await];
     let port = free_port();
     let list: Vec<String> = m
         .iter()
-        .zip([3, 1, 0])
+        .zip(weights)
         .map(|(b, w)| format!("{{ address = \"127.0.0.1:{}\", weight = {w} }}", b.port()))
         .collect();
-    let (_proxy, _) = start(plan(&site(port, "weighted-round-robin", &list)), |_| {}).await;
-    let mut c = connect(port).await;
+    let (proxy, _) = start(plan(&site(port, "weighted-round-robin", &list)), |_| {}).await;
+    (proxy, m, connect(port).await)
+}
+
+#[tokio::test]
+async fn weighted_round_robin_follows_the_weights_and_weight_0_gets_nothing() {
+    let (_proxy, _m, mut c) = weighted([3, 1, 0]).await;
     assert_eq!(counts(&members(&mut c, 40).await, &["a", "b", "c"]), [30, 10, 0]);
 }
 
 #[tokio::test]
 async fn weighted_round_robin_is_smooth() {
-    let m = [echo("a").await, echo("b").await, echo("c").await];
-    let port = free_port();
-    let list: Vec<String> = m
-        .iter()
-        .zip([5, 1, 1])
-        .map(|(b, w)| format!("{{ address = \"127.0.0.1:{}\", weight = {w} }}", b.port()))
-        .collect();
-    let (_proxy, _) = start(plan(&site(port, "weighted-round-robin", &list)), |_| {}).await;
-    let seen = members(&mut connect(port).await, 14).await;
+    let (_proxy, _m, mut c) = weighted([5, 1, 1]).await;
+    let seen = members(&mut c, 14).await;
     // nginx's smooth order, a a b a c a a, never five a's in a row.
     assert_eq!(seen[..7], ["a", "a", "b", "a", "c", "a", "a"], "{seen:?}");
     assert!(!seen.windows(5).any(|w| w.iter().all(|s| s == "a")), "{seen:?}");
