@@ -5,6 +5,7 @@
 //! sees: it is gatehouse's, not the application's.
 
 use gatehouse_model::topology::Pool;
+use gatehouse_runtime::{Member, Pool as Members};
 use http::header::{self, HeaderMap, HeaderValue};
 use ring::hmac;
 
@@ -37,35 +38,29 @@ impl CookieSigner {
         format!("gatehouse-{}", pool.name.value)
     }
 
-    fn token(&self, pool: &Pool, member: usize) -> String {
-        let m = &pool.members[member];
-        let msg = format!(
-            "{}|{}|{}",
-            pool.name.value,
-            m.host.value,
-            m.port.as_ref().map_or(0, |p| p.value)
-        );
+    fn token(&self, pool: &str, m: &Member) -> String {
+        let msg = format!("{}|{}|{}", pool, m.host(), m.port().unwrap_or(0));
         let tag = hmac::sign(&self.key, msg.as_bytes());
         tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// The member the request's affinity cookie names, if it names one of
-    /// this pool's members.
-    pub fn member_from(&self, headers: &HeaderMap, pool: &Pool) -> Option<usize> {
+    /// this pool's members in service (`members`): its index there.
+    pub fn member_from(&self, headers: &HeaderMap, pool: &Pool, members: &Members) -> Option<usize> {
         let name = Self::cookie_name(pool);
         let value = cookies(headers).find(|(n, _)| *n == name).map(|(_, v)| v)?;
-        (0..pool.members.len()).find(|&i| {
-            let t = self.token(pool, i);
+        members.members().iter().position(|m| {
+            let t = self.token(&pool.name.value, m);
             crate::tls::same_bytes(t.as_bytes(), value.as_bytes())
         })
     }
 
     /// The `Set-Cookie` value that sends later requests to `member`.
-    pub fn set_cookie(&self, pool: &Pool, member: usize, secure: bool) -> HeaderValue {
+    pub fn set_cookie(&self, pool: &Pool, member: &Member, secure: bool) -> HeaderValue {
         let mut v = format!(
             "{}={}; Path=/; HttpOnly; SameSite=Lax",
             Self::cookie_name(pool),
-            self.token(pool, member)
+            self.token(&pool.name.value, member)
         );
         // Browsers drop Secure cookies set over plain HTTP; plain routes
         // (Lync discovery on port 80) get the cookie without it.

@@ -5,7 +5,7 @@
 //! body ended, failed, timed out, or the client went away) it gives the
 //! backend connection back to its pool, or to the client connection it is
 //! pinned to, if the exchange completed cleanly,
-//! releases the member in the picker, and writes the access record.
+//! releases the member in its pool, and writes the access record.
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use crate::backend::BackendConn;
 use crate::body::Activity;
 use crate::conn::{ConnCtx, Pinned};
-use crate::picker::Hold;
 use crate::upstream::Target;
 use crate::Shared;
 
@@ -113,8 +112,8 @@ pub(crate) struct Completion {
     pub started: Instant,
     /// Bytes moved each way, counted by the bodies.
     pub activity: Arc<Activity>,
-    /// The picker's hold on the member, released when the exchange ends.
-    pub hold: Option<Box<dyn Hold>>,
+    /// The member's count of this exchange, released when the exchange ends.
+    pub hold: Option<gatehouse_runtime::MemberGuard>,
     /// Where the backend connection goes after a clean completion.
     pub after: AfterUse,
     /// The backend connection, once the response ended and it may be reused.

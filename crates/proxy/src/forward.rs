@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use gatehouse_model::topology::Affinity;
+use gatehouse_runtime::MemberGuard;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
@@ -37,16 +38,15 @@ use crate::backend::{BackendBody, Failure, Upload};
 use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
 use crate::completion::{AccessRecord, AfterUse, Completion};
-use crate::conn::{ConnCtx, Pinned};
+use crate::conn::ConnCtx;
 use crate::headers::{
     is_connection_auth, strip_client_supplied, strip_hop_by_hop, strip_underscored, ForwardedFor, Rendered,
 };
+use crate::members::{choose, label, Choice, Via};
 use crate::pages;
 use crate::phases::page;
-use crate::picker::{AffinityHint, Hold, PickRequest, Picked};
 use crate::routing::CompiledRoute;
-use crate::state::{BackendPool, MemberInfo};
-use crate::upstream::Target;
+use crate::state::BackendPool;
 use crate::wire::RequestHead;
 
 fn http11_required() -> BoxError {
@@ -58,13 +58,6 @@ fn idempotent(m: &Method) -> bool {
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
-}
-
-/// How a backend connection was obtained.
-enum Via {
-    Pooled,
-    New,
-    Pinned,
 }
 
 /// Forwards one routed, admitted request.
@@ -132,7 +125,13 @@ pub(crate) fn forward(
             return Err(http11_required());
         }
         let cookie_member = match route.affinity {
-            Affinity::Cookie => ctx.shared.signer.member_from(&parts.headers, pool),
+            Affinity::Cookie => ctx
+                .shared
+                .members
+                .with_pool(&pool.name.value, |m| {
+                    ctx.shared.signer.member_from(&parts.headers, pool, m)
+                })
+                .flatten(),
             _ => None,
         };
 
@@ -170,55 +169,36 @@ pub(crate) fn forward(
             (head, sni_for(backend, backend_host, &host))
         };
 
-        let mut tried: Vec<usize> = Vec::new();
+        // Members tried, by name: a reload between two attempts may give
+        // the pool in service other indices.
+        let mut tried: Vec<Arc<str>> = Vec::new();
         let mut attempts = 0u32;
         loop {
             // Pick: the pinned member if this connection has one in this pool,
-            // else whatever the picker says.
-            let (member, target, via, mut conn, mut hold) = match take_pinned(&ctx, backend.members.len(), |i| {
-                target(&backend.members[i], &route, ctx.listener.port, &sni)
-            }) {
-                Some(p) => (
-                    p.member,
-                    p.target,
-                    Via::Pinned,
-                    Some(p.conn),
-                    ctx.shared.picker.hold(pool, p.member),
-                ),
-                None => {
-                    let Some(Picked { member: i, hold }) = ctx.shared.picker.pick(&PickRequest {
-                        pool,
-                        client: addr,
-                        affinity: match (route.affinity, cookie_member) {
-                            (Affinity::Cookie, Some(m)) => AffinityHint::Member(m),
-                            (Affinity::SourceIp, _) => AffinityHint::SourceIp,
-                            _ => AffinityHint::None,
-                        },
-                        exclude: &tried,
-                    }) else {
-                        let (status, why) = if tried.is_empty() {
-                            (StatusCode::SERVICE_UNAVAILABLE, "no member available")
-                        } else {
-                            (StatusCode::BAD_GATEWAY, "no member reachable")
-                        };
-                        return pending.answer(status, why, lang, &route);
-                    };
-                    let target = target(&backend.members[i], &route, ctx.listener.port, &sni);
-                    let pooled = if wants_pin {
-                        None
-                    } else {
-                        ctx.shared.upstreams.take(&target, pending.started)
-                    };
-                    match pooled {
-                        Some(c) => (i, target, Via::Pooled, Some(c), Some(hold)),
-                        None => (i, target, Via::New, None, Some(hold)),
-                    }
+            // else the balancer's choice.
+            let Some(Choice {
+                member,
+                target,
+                mut via,
+                mut conn,
+                guard,
+            }) = choose(&ctx, pool, &route, &sni, addr, cookie_member, &tried)
+            else {
+                let (status, why) = if tried.is_empty() {
+                    (StatusCode::SERVICE_UNAVAILABLE, "no member available")
+                } else {
+                    (StatusCode::BAD_GATEWAY, "no member reachable")
+                };
+                return pending.answer(status, why, lang, &route);
+            };
+            if conn.is_none() && !wants_pin {
+                conn = ctx.shared.upstreams.take(&target, pending.started);
+                if conn.is_some() {
+                    via = Via::Pooled;
                 }
-            };
-            pending.rec().member = match (&backend.members[member].label, route.backend_port) {
-                (Some(label), None) => label.clone(),
-                _ => format!("{}:{}", target.host, target.port).into(),
-            };
+            }
+            pending.rec().member = label(guard.member(), &target, route.backend_port);
+            let mut hold = Some(guard);
             // Kept in one `Option`: a second variable for the connection
             // would keep room for it twice in this future.
             if conn.is_none() {
@@ -231,10 +211,10 @@ pub(crate) fn forward(
                         Ok(c) => Some(c),
                         Err(e) => {
                             tracing::warn!(route = %route.name, member = %pending.rec().member, "{e}");
-                            if let Some(h) = hold.as_mut() {
-                                h.connect_failed();
+                            if let Some(h) = hold.take() {
+                                h.connect_failed("the reverse proxy could not connect");
+                                tried.push(h.member().name().clone());
                             }
-                            tried.push(member);
                             attempts += 1;
                             if attempts > state.config.retries {
                                 let status = match e {
@@ -251,8 +231,8 @@ pub(crate) fn forward(
             let Some(open) = conn.as_mut() else {
                 unreachable!("connected above");
             };
-            if let Some(h) = hold.as_mut() {
-                h.connected();
+            if let Some(h) = hold.as_ref() {
+                h.connect_succeeded();
             }
             pending.holding = hold;
             open.start(&head, &mut upload);
@@ -271,7 +251,7 @@ pub(crate) fn forward(
             let head = match answered {
                 Ok(Ok(head)) => head,
                 Ok(Err(failure)) => {
-                    pending.release();
+                    let failed = pending.holding.take();
                     match failure {
                         // A reused connection that died while idle: nothing was
                         // sent and nothing of the body read, so go again (a pin
@@ -279,7 +259,9 @@ pub(crate) fn forward(
                         Failure::NotSent(_) if !matches!(via, Via::New) => continue,
                         Failure::NotSent(_) if idempotent(head.method) && attempts < state.config.retries => {
                             tracing::debug!(route = %route.name, member = %pending.rec().member, "new backend connection failed before sending; retrying");
-                            tried.push(member);
+                            if let Some(h) = failed {
+                                tried.push(h.member().name().clone());
+                            }
                             attempts += 1;
                             continue;
                         }
@@ -364,10 +346,14 @@ pub(crate) fn forward(
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             if route.affinity == Affinity::Cookie && cookie_member != Some(member) {
-                headers.append(
-                    header::SET_COOKIE,
-                    ctx.shared.signer.set_cookie(pool, member, ctx.listener.tls.is_some()),
-                );
+                if let Some(h) = &pending.holding {
+                    headers.append(
+                        header::SET_COOKIE,
+                        ctx.shared
+                            .signer
+                            .set_cookie(pool, h.member(), ctx.listener.tls.is_some()),
+                    );
+                }
             }
             // From here the exchange logs the request and releases the member.
             let hold = pending.holding.take();
@@ -415,7 +401,7 @@ pub(crate) fn forward(
 }
 
 /// A request the forward phase has not answered yet. Whatever ends it
-/// early logs it once and releases the member it holds in the picker,
+/// early logs it once and releases the member it holds in its pool,
 /// including the forward phase being dropped because the client went away
 /// (logged with status 499, as nginx does).
 struct Unanswered {
@@ -424,8 +410,8 @@ struct Unanswered {
     /// Until logged here or handed to the exchange. Boxed, as it moves
     /// into the exchange, and this waits in every request's future.
     record: Option<Box<AccessRecord>>,
-    /// The picker's hold on the member whose connection is in use.
-    holding: Option<Box<dyn Hold>>,
+    /// The count on the member whose connection is in use.
+    holding: Option<MemberGuard>,
 }
 
 impl Unanswered {
@@ -478,35 +464,6 @@ fn sni_for(backend: &BackendPool, backend_host: Option<&[u8]>, host: &Arc<str>) 
         .and_then(|h| h.parse::<http::uri::Authority>().ok())
         .map(|a| Arc::from(a.host()));
     Some(from_host.unwrap_or_else(|| host.clone()))
-}
-
-/// Where a member of the route's pool is reached. A function, not a
-/// closure: a closure would keep its captures in the forward future.
-fn target(member: &MemberInfo, route: &CompiledRoute, listener_port: u16, sni: &Option<Arc<str>>) -> Target {
-    Target {
-        host: member.host.clone(),
-        port: route.backend_port.or(member.port).unwrap_or(listener_port),
-        tls: sni.clone().map(|s| (route.pool.clone(), s)),
-    }
-}
-
-/// Takes this connection's pinned backend connection if it serves the route's
-/// pool (same member address); a pin to a connection that died is dropped.
-fn take_pinned(ctx: &ConnCtx, members: usize, target_of: impl Fn(usize) -> Target) -> Option<Pinned> {
-    if ctx.h2 {
-        // Never pinned (see the module docs): spare every stream the lock.
-        return None;
-    }
-    let mut slot = ctx.pinned.lock().unwrap_or_else(|e| e.into_inner());
-    let p = slot.as_mut()?;
-    if !p.conn.probably_open() {
-        *slot = None;
-        return None;
-    }
-    let member = (0..members).find(|&i| target_of(i) == p.target)?;
-    let mut p = slot.take()?;
-    p.member = member;
-    Some(p)
 }
 
 /// Whether the route's idle or total timeout ran out while the request

@@ -4,7 +4,8 @@
 //! (`tcp`/`udp` listeners belong to the L4 runtime) and runs each connection
 //! through the named phases of [`phases`]: accept (zone + ACL, before TLS),
 //! handshake (SNI, ALPN), route (host + longest prefix), admit (auth policy),
-//! pick ([`MemberPicker`]), forward (streaming, pinning, timeouts) and log
+//! pick (from `gatehouse_runtime`'s pools, balancer and member health, the
+//! `members` module), forward (streaming, pinning, timeouts) and log
 //! ([`AccessLog`]).
 //!
 //! Behind another load balancer (`trusted_proxies` and `client_address`),
@@ -34,6 +35,7 @@ use arc_swap::ArcSwap;
 use gatehouse_model::topology::ClientAddress;
 use gatehouse_model::Plan;
 use gatehouse_policy::LogLimiter;
+use gatehouse_runtime::{PassiveHealth, Pools, Runtime};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -54,9 +56,9 @@ mod guard;
 mod h2server;
 pub mod headers;
 mod linger;
+mod members;
 pub mod pages;
 pub mod phases;
-pub mod picker;
 mod routing;
 mod state;
 mod tls;
@@ -68,7 +70,6 @@ mod workers;
 
 pub use completion::{AccessLog, AccessRecord, TracingAccessLog};
 pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};
-pub use picker::{AffinityHint, EjectionPolicy, Hold, MemberPicker, PickRequest, Picked, RoundRobinPicker};
 pub use warnings::{certificate_warnings, certificate_warnings_at, CertificateWarning, EXPIRY_WARNING};
 
 use state::PlanState;
@@ -128,8 +129,13 @@ impl std::error::Error for ProxyError {}
 pub struct ProxyOptions {
     /// The topology file's directory: certificate paths are relative to it.
     pub base_dir: PathBuf,
-    /// Member selection; the default is [`RoundRobinPicker`].
-    pub picker: Arc<dyn MemberPicker>,
+    /// The runtime whose pools and member health the proxy picks from, as
+    /// `gatehouse run` shares them with the L4 VIPs and DNS; it reloads
+    /// them. `None` (the default): the proxy builds the pools of its plan,
+    /// runs their health checks and reloads them itself.
+    pub runtime: Option<Arc<Runtime>>,
+    /// Passive ejection of the proxy's own pools (not used with `runtime`).
+    pub passive: PassiveHealth,
     /// Where access records go; the default is [`TracingAccessLog`].
     pub access_log: Arc<dyn AccessLog>,
     /// Threads serving client connections, each with a runtime of its own
@@ -142,7 +148,8 @@ impl ProxyOptions {
     pub fn new(base_dir: impl Into<PathBuf>) -> Self {
         ProxyOptions {
             base_dir: base_dir.into(),
-            picker: Arc::new(RoundRobinPicker::default()),
+            runtime: None,
+            passive: PassiveHealth::default(),
             access_log: Arc::new(TracingAccessLog),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
@@ -175,7 +182,7 @@ impl Drop for Live {
 
 /// What every connection of every plan shares.
 pub(crate) struct Shared {
-    pub picker: Arc<dyn MemberPicker>,
+    pub members: members::Members,
     pub access_log: Arc<dyn AccessLog>,
     pub signer: affinity::CookieSigner,
     pub upstreams: Arc<upstream::Upstreams>,
@@ -200,6 +207,7 @@ enum Listening {
 /// A reload made ready by [`HttpProxy::prepare`], for [`HttpProxy::commit`].
 pub struct PreparedReload {
     state: PlanState,
+    pools: members::PreparedPools,
     fresh: Vec<(SocketAddr, Listening)>,
 }
 
@@ -243,7 +251,7 @@ impl HttpProxy {
             signer: affinity::CookieSigner::new(state.config.affinity_secret.as_deref()),
             upstreams: Arc::new(upstream::Upstreams::new(&state.config, workers.slots())),
             workers,
-            picker: options.picker,
+            members: members::Members::new(options.runtime, &state.plan, options.passive),
             access_log: options.access_log,
             tracker: Arc::default(),
             stop,
@@ -279,15 +287,17 @@ impl HttpProxy {
     pub async fn prepare(&self, plan: Arc<Plan>) -> Result<PreparedReload, ProxyError> {
         let state = PlanState::build(plan, &self.base_dir, &self.generated)?;
         let fresh = self.bind_new(&state).await?;
-        Ok(PreparedReload { state, fresh })
+        let pools = self.shared.members.prepare(&state.plan);
+        Ok(PreparedReload { state, pools, fresh })
     }
 
     /// The second half: the prepared plan is in service from here on; new
     /// listeners accept, listeners that went away stop. It cannot fail.
     pub async fn commit(&self, prepared: PreparedReload) {
-        let PreparedReload { state, fresh } = prepared;
+        let PreparedReload { state, pools, fresh } = prepared;
         let wanted: Vec<SocketAddr> = state.listeners.keys().copied().collect();
         self.current.store(Arc::new(state));
+        self.shared.members.commit(pools);
         let mut started = Vec::new();
         for (addr, listening) in fresh {
             tracing::info!(%addr, "listening");
@@ -413,6 +423,12 @@ impl HttpProxy {
     /// plan counts into ([`Plan::accept`]).
     pub fn acl_hits(&self) -> Vec<u64> {
         self.current.load().plan.acl_hits.snapshot()
+    }
+
+    /// The pools requests are balanced over, with their members' health:
+    /// the runtime's when the proxy was given one.
+    pub fn pools(&self) -> Arc<Pools> {
+        self.shared.members.pools()
     }
 
     /// Connections from trusted proxies closed because their PROXY header

@@ -49,20 +49,10 @@ impl ListenerState {
     }
 }
 
-/// A pool member's address as written (the port may come from the route or
-/// the listener).
-#[derive(Clone, Debug)]
-pub(crate) struct MemberInfo {
-    pub host: Arc<str>,
-    pub port: Option<u16>,
-    /// `host:port` for logs, when the member names its port.
-    pub label: Option<Arc<str>>,
-}
-
 /// One pool as the forward phase needs it. Routes name it by its index in
 /// the topology's pools, resolved when the route table is compiled.
+/// Its members are the runtime pool's of the same name (`members` module).
 pub(crate) struct BackendPool {
-    pub members: Vec<MemberInfo>,
     /// Set when the pool re-encrypts to its members.
     pub tls: Option<Arc<ClientConfig>>,
     /// The server name configured for that, if any.
@@ -132,29 +122,14 @@ impl PlanState {
             .topology
             .pools
             .iter()
-            .map(|p| {
-                let members = p
-                    .members
-                    .iter()
-                    .map(|m| MemberInfo {
-                        host: m.host.value.as_str().into(),
-                        port: m.port.as_ref().map(|p| p.value),
-                        label: m
-                            .port
-                            .as_ref()
-                            .map(|p| Arc::from(format!("{}:{}", m.host.value, p.value))),
-                    })
-                    .collect();
-                BackendPool {
-                    members,
-                    tls: backend_tls.remove(&p.name.value),
-                    server_name: config
-                        .backend(&p.name.value)
-                        .tls
-                        .as_ref()
-                        .and_then(|t| t.server_name.as_deref())
-                        .map(Arc::from),
-                }
+            .map(|p| BackendPool {
+                tls: backend_tls.remove(&p.name.value),
+                server_name: config
+                    .backend(&p.name.value)
+                    .tls
+                    .as_ref()
+                    .and_then(|t| t.server_name.as_deref())
+                    .map(Arc::from),
             })
             .collect();
         Ok(PlanState {

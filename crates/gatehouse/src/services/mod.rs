@@ -5,8 +5,6 @@
 //! pools and DNS-balanced answers follow the runtime's health checks, so
 //! every part sees one state per member.
 
-mod picker;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,7 +15,6 @@ use gatehouse_model::Plan;
 use gatehouse_proxy::{HttpProxy, ProxyOptions};
 use gatehouse_runtime::Runtime;
 
-use picker::RuntimePicker;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -78,7 +75,7 @@ impl Services {
     pub async fn start(plan: Arc<Plan>, base_dir: PathBuf, http_workers: Option<usize>) -> Result<Services, String> {
         let l4 = Arc::new(Runtime::start(plan.clone()).map_err(|e| e.to_string())?);
         let mut options = ProxyOptions::new(base_dir);
-        options.picker = Arc::new(RuntimePicker::new(l4.clone()));
+        options.runtime = Some(l4.clone());
         if let Some(n) = http_workers {
             options.workers = n;
         }

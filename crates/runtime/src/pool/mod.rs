@@ -110,10 +110,11 @@ impl Pool {
                 let literal = m.host.value.parse::<IpAddr>().ok();
                 let key = MemberKey {
                     pool: p.name.value.clone(),
-                    member: name,
+                    member: name.clone(),
                 };
                 Arc::new(Member {
-                    host: m.host.value.clone(),
+                    host: m.host.value.as_str().into(),
+                    name: name.as_str().into(),
                     port: m.port.as_ref().map(|p| p.value),
                     weight: m.weight,
                     backup: m.backup,
@@ -343,7 +344,10 @@ impl<'a> PickContext<'a> {
 /// One member of a pool.
 #[derive(Debug)]
 pub struct Member {
-    host: String,
+    /// Shared: the reverse proxy names it in every backend connection's key.
+    host: Arc<str>,
+    /// The member as written ([`member_name`]), shared for access records.
+    name: Arc<str>,
     port: Option<u16>,
     weight: u32,
     backup: bool,
@@ -356,6 +360,16 @@ impl Member {
     /// The host as written: an IP address or a DNS name.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// [`host`](Self::host), shared.
+    pub fn shared_host(&self) -> &Arc<str> {
+        &self.host
+    }
+
+    /// The member as written: `host:port`, `[v6]:port`, or `host`.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
     }
 
     /// The member's own port; `None` means "the port the client connected to".
