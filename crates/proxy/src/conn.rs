@@ -6,12 +6,12 @@
 //! connection drops it, which closes it.
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use gatehouse_policy::ZoneId;
 use hyper::body::Incoming;
@@ -22,126 +22,16 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::backend::BackendConn;
 use crate::body::{BoxError, ClientBody, ProxyBody};
-use crate::client::{read_proxy_header, Client, Origin};
+use crate::client::{read_proxy_header, Origin};
 use crate::coalesce::Coalesce;
-use crate::completion::AccessRecord;
+use crate::ctx::{drive, ConnCtx};
 use crate::guard::SmugglingGuard;
 use crate::headers::ClientHeaders;
 use crate::linger::Linger;
-use crate::phases::{self, Routed};
+use crate::phases::{self, handle, Handling};
 use crate::state::{ListenerState, PlanState};
-use crate::upstream::Target;
-use crate::{forward, Shared};
-
-/// The backend connection a client connection is pinned to.
-pub(crate) struct Pinned {
-    pub target: Target,
-    pub member: usize,
-    pub conn: Box<BackendConn>,
-}
-
-/// What every request on one client connection shares.
-pub(crate) struct ConnCtx {
-    pub shared: Arc<Shared>,
-    pub plan: Arc<PlanState>,
-    pub listener: Arc<ListenerState>,
-    /// The TCP peer.
-    pub peer: SocketAddr,
-    /// The connection's client: the peer, or the address a trusted peer's
-    /// PROXY header named. Requests may say otherwise under
-    /// [`Origin::ForwardedFor`]; see [`phases::client`].
-    pub client: IpAddr,
-    pub origin: Origin,
-    pub h2: bool,
-    /// The TLS server name the client sent, lower-case, kept only where
-    /// the listener is `strict_sni`.
-    pub sni: Option<Box<str>>,
-    /// `client`'s forwarding headers, rendered once.
-    pub client_headers: ClientHeaders,
-    /// Set once NTLM/Negotiate is seen (HTTP/1.1 only).
-    pub pinned: Mutex<Option<Pinned>>,
-}
-
-impl ConnCtx {
-    /// An access record for a request, before its outcome is known.
-    pub fn record(
-        &self,
-        client: &Client,
-        method: &http::Method,
-        host: Arc<str>,
-        route: Arc<str>,
-        status: u16,
-    ) -> AccessRecord {
-        AccessRecord {
-            client: client.addr,
-            via: client.via,
-            zone: self.plan.zone_names[client.zone.0 as usize].clone(),
-            listener: self.listener.name.clone(),
-            route,
-            member: crate::completion::dash(),
-            method: method.clone(),
-            host,
-            status,
-            bytes_in: 0,
-            bytes_out: 0,
-            duration: Duration::ZERO,
-            pinned: false,
-            user: None,
-            outcome: None,
-        }
-    }
-
-    /// Logs a request gatehouse answered itself, before the forward phase:
-    /// the log counts the page's bytes, which is what was sent.
-    fn log_answer(
-        &self,
-        client: &Client,
-        req: &http::Request<ClientBody>,
-        route: Arc<str>,
-        resp: &http::Response<ProxyBody>,
-        why: &'static str,
-        started: Instant,
-    ) {
-        use hyper::body::Body;
-        let host = crate::routing::request_host(req).unwrap_or_else(crate::completion::dash);
-        let mut r = self.record(client, req.method(), host, route, resp.status().as_u16());
-        r.outcome = Some(why);
-        r.duration = started.elapsed();
-        r.bytes_out = resp.body().size_hint().exact().unwrap_or(0);
-        self.shared.access_log.log(&r);
-    }
-}
-
-impl ConnCtx {
-    /// Logs a request refused before it was a request: its head did not
-    /// parse, or its framing was ambiguous. Method, host and route are `-`.
-    pub(crate) fn log_unparsed(&self, status: u16, why: &'static str) {
-        let peer = self.peer.ip().to_canonical();
-        let zone = match self.origin {
-            Origin::Connection(zone) => zone,
-            // A trusted proxy's client is in the head that did not parse.
-            Origin::ForwardedFor => self.plan.plan.classify(peer),
-        };
-        let client = Client {
-            addr: self.client,
-            zone,
-            via: (self.client != peer).then_some(peer),
-            chain: None,
-        };
-        let unknown = http::Method::from_bytes(b"-").unwrap_or_default();
-        let mut r = self.record(
-            &client,
-            &unknown,
-            crate::completion::dash(),
-            crate::completion::dash(),
-            status,
-        );
-        r.outcome = Some(why);
-        self.shared.access_log.log(&r);
-    }
-}
+use crate::Shared;
 
 /// What the accept loop decided about a connection.
 pub(crate) enum Accepted {
@@ -296,105 +186,6 @@ fn parser_refusal(e: &hyper::Error) -> Option<(u16, &'static str)> {
         });
     }
     e.is_parse().then_some((400, "unparsable request head"))
-}
-
-/// Runs a client connection, starting a graceful shutdown when asked and
-/// dropping it when the shutdown deadline passes. Returns the error the
-/// connection ended with, if it ended with one.
-pub(crate) async fn drive<C, E>(shared: &Shared, conn: C, graceful: impl Fn(std::pin::Pin<&mut C>)) -> Option<E>
-where
-    C: std::future::Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
-{
-    let mut stop = shared.stop.subscribe();
-    tokio::pin!(conn);
-    let mut asked = false;
-    loop {
-        let level = *stop.borrow_and_update();
-        if level >= 2 {
-            return None;
-        }
-        if level == 1 && !asked {
-            asked = true;
-            graceful(conn.as_mut());
-        }
-        tokio::select! {
-            r = conn.as_mut() => {
-                let e = r.err()?;
-                tracing::debug!("client connection ended: {e}");
-                return Some(e);
-            }
-            changed = stop.changed() => {
-                if changed.is_err() {
-                    return None;
-                }
-            }
-        }
-    }
-}
-
-/// One request, phase by phase (see [`crate::phases`]). The phases up to
-/// admit run here and now; only forwarding waits.
-pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> Handling {
-    let started = Instant::now();
-    let client = match phases::client(&ctx, &req) {
-        Ok(client) => client,
-        Err(denied) => {
-            let resp = phases::page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
-            ctx.log_answer(
-                &denied,
-                &req,
-                crate::completion::dash(),
-                &resp,
-                "client denied",
-                started,
-            );
-            return Handling::Answered(Some(resp));
-        }
-    };
-    if let Err(why) = crate::routing::normalise_path(&mut req) {
-        let resp = phases::page(http::StatusCode::BAD_REQUEST, crate::pages::negotiate(req.headers()));
-        ctx.log_answer(&client, &req, crate::completion::dash(), &resp, why.as_str(), started);
-        return Handling::Answered(Some(resp));
-    }
-    match phases::route(&ctx, &client, &req) {
-        Routed::Respond(resp, why) => {
-            ctx.log_answer(&client, &req, crate::completion::dash(), &resp, why, started);
-            Handling::Answered(Some(resp))
-        }
-        Routed::Forward(route, host) => {
-            if let Some((resp, why)) = phases::admit(&ctx, &client, &route, &req) {
-                let resp = route.with_hsts(resp);
-                ctx.log_answer(&client, &req, route.name.clone(), &resp, why, started);
-                return Handling::Answered(Some(resp));
-            }
-            Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))
-        }
-    }
-}
-
-/// A request past its early phases: answered already, or being forwarded.
-/// A plain enum rather than an `async fn`: an HTTP/2 connection keeps one
-/// per stream, and an async function would keep room for the request and
-/// every phase's result across its one wait.
-pub(crate) enum Handling {
-    Answered(Option<http::Response<ProxyBody>>),
-    /// Boxed: forwarding's state is kilobytes.
-    Forwarding(Pin<Box<dyn Future<Output = Result<http::Response<ProxyBody>, BoxError>> + Send>>),
-}
-
-impl Future for Handling {
-    type Output = Result<http::Response<ProxyBody>, BoxError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.get_mut() {
-            Handling::Answered(resp) => match resp.take() {
-                Some(resp) => Poll::Ready(Ok(resp)),
-                None => Poll::Ready(Err("request polled after its answer".into())),
-            },
-            Handling::Forwarding(forwarding) => forwarding.as_mut().poll(cx),
-        }
-    }
 }
 
 /// An HTTP/1.1 request's handling, closing the connection after any answer

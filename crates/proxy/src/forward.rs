@@ -33,18 +33,19 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 
+use crate::access::AccessRecord;
 use crate::affinity::strip_cookie;
 use crate::backend::{BackendBody, Failure, Upload};
 use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, UpstreamBody};
 use crate::client::Client;
-use crate::completion::{AccessRecord, AfterUse, Completion};
-use crate::conn::ConnCtx;
+use crate::completion::{AfterUse, Completion};
+use crate::ctx::ConnCtx;
 use crate::headers::{
     is_connection_auth, strip_client_supplied, strip_hop_by_hop, strip_underscored, ForwardedFor, Rendered,
 };
 use crate::members::{choose, label, Choice, Via};
 use crate::pages;
-use crate::phases::page;
+use crate::pages::page;
 use crate::routing::CompiledRoute;
 use crate::state::BackendPool;
 use crate::wire::RequestHead;

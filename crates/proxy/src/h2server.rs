@@ -27,7 +27,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use crate::body::{BoxError, ClientBody, ProxyBody};
-use crate::conn::{ConnCtx, Handling};
+use crate::ctx::ConnCtx;
+use crate::phases::Handling;
 
 /// hyper's HTTP/2 server settings, which gatehouse served with before.
 const STREAM_WINDOW: u32 = 1024 * 1024;
@@ -76,7 +77,7 @@ where
         streams: FuturesUnordered::new(),
         ctx: ctx.clone(),
     };
-    let ended = crate::conn::drive(&ctx.shared, served, |s| s.get_mut().conn.graceful_shutdown()).await;
+    let ended = crate::ctx::drive(&ctx.shared, served, |s| s.get_mut().conn.graceful_shutdown()).await;
     if let Some(e) = ended.filter(|e| e.is_go_away() && e.is_library()) {
         // gatehouse ended the connection for the client's misbehaviour
         // (a flood of resets, a protocol error). The h2 crate resets a
@@ -96,7 +97,7 @@ where
     }
 }
 
-/// A connection and its streams, as one future for [`crate::conn::drive`].
+/// A connection and its streams, as one future for [`crate::ctx::drive`].
 struct Served<IO> {
     ctx: Arc<ConnCtx>,
     conn: Connection<IO, Bytes>,
@@ -175,7 +176,7 @@ impl Stream {
             let _ = respond.send_informational(go_on);
         }
         Stream {
-            state: StreamState::Handling(crate::conn::handle(ctx, req.map(ClientBody::H2))),
+            state: StreamState::Handling(crate::phases::handle(ctx, req.map(ClientBody::H2))),
             respond,
         }
     }

@@ -40,6 +40,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+mod access;
 mod affinity;
 mod backend;
 mod body;
@@ -48,6 +49,7 @@ mod coalesce;
 mod completion;
 pub mod config;
 mod conn;
+mod ctx;
 mod forward;
 mod framing;
 #[doc(hidden)]
@@ -68,7 +70,7 @@ mod warnings;
 mod wire;
 mod workers;
 
-pub use completion::{AccessLog, AccessRecord, TracingAccessLog};
+pub use access::{AccessLog, AccessRecord, TracingAccessLog};
 pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};
 pub use warnings::{certificate_warnings, certificate_warnings_at, CertificateWarning, EXPIRY_WARNING};
 

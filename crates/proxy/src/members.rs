@@ -25,7 +25,7 @@ use gatehouse_runtime::pool::client_hash;
 use gatehouse_runtime::{CheckHandle, Health, Member, MemberGuard, PassiveHealth, PickContext, Pool, Pools, Runtime};
 
 use crate::backend::BackendConn;
-use crate::conn::{ConnCtx, Pinned};
+use crate::ctx::{ConnCtx, Pinned};
 use crate::routing::CompiledRoute;
 use crate::upstream::Target;
 

@@ -7,6 +7,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Response, StatusCode};
 
+use crate::body::ProxyBody;
+
 /// A language gatehouse speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -197,6 +199,11 @@ fn with_body(status: StatusCode, lang: Lang, body: String) -> Response<Bytes> {
     h.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// gatehouse's own page for `status`, as a response the proxy sends.
+pub(crate) fn page(status: StatusCode, lang: Lang) -> Response<ProxyBody> {
+    response(status, lang).map(ProxyBody::full)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The life of a request through gatehouse, as named phases (DESIGN.md).
-//! Each phase says when it runs and what returning early means.
+//! The life of a request through gatehouse, as named phases. Each phase
+//! says when it runs and what returning early means; [`handle`] runs them
+//! in order for every request, on HTTP/1.1 and HTTP/2 alike.
 //!
 //! | phase     | where                          | returning early means                         |
 //! |-----------|--------------------------------|-----------------------------------------------|
@@ -12,8 +13,11 @@
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
 //! | log       | [`crate::completion::Completion`] | never: it runs on every outcome               |
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use gatehouse_model::topology::Transport;
@@ -23,10 +27,12 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-use crate::body::ProxyBody;
+use crate::body::{BoxError, ClientBody, ProxyBody};
 use crate::client::{forwarded_chain, forwarded_client, Client, Origin};
-use crate::conn::ConnCtx;
+use crate::ctx::ConnCtx;
+use crate::forward;
 use crate::pages;
+use crate::pages::page;
 use crate::routing::{request_host, CompiledRoute};
 use crate::state::{ListenerState, PlanState};
 
@@ -207,10 +213,6 @@ pub(crate) fn admit<B>(
     }
 }
 
-pub(crate) fn page(status: StatusCode, lang: pages::Lang) -> Response<ProxyBody> {
-    pages::response(status, lang).map(ProxyBody::full)
-}
-
 fn redirect<B>(ctx: &ConnCtx, req: &Request<B>, host: &str) -> Response<ProxyBody> {
     let port = ctx.plan.https_port.get(host).copied().unwrap_or(443);
     let authority = if port == 443 {
@@ -234,4 +236,61 @@ fn redirect<B>(ctx: &ConnCtx, req: &Request<B>, host: &str) -> Response<ProxyBod
     r.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     r
+}
+
+/// One request, phase by phase (see [`crate::phases`]). The phases up to
+/// admit run here and now; only forwarding waits.
+pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> Handling {
+    let started = Instant::now();
+    let client = match client(&ctx, &req) {
+        Ok(client) => client,
+        Err(denied) => {
+            let resp = page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
+            ctx.log_answer(&denied, &req, crate::access::dash(), &resp, "client denied", started);
+            return Handling::Answered(Some(resp));
+        }
+    };
+    if let Err(why) = crate::routing::normalise_path(&mut req) {
+        let resp = page(http::StatusCode::BAD_REQUEST, crate::pages::negotiate(req.headers()));
+        ctx.log_answer(&client, &req, crate::access::dash(), &resp, why.as_str(), started);
+        return Handling::Answered(Some(resp));
+    }
+    match route(&ctx, &client, &req) {
+        Routed::Respond(resp, why) => {
+            ctx.log_answer(&client, &req, crate::access::dash(), &resp, why, started);
+            Handling::Answered(Some(resp))
+        }
+        Routed::Forward(route, host) => {
+            if let Some((resp, why)) = admit(&ctx, &client, &route, &req) {
+                let resp = route.with_hsts(resp);
+                ctx.log_answer(&client, &req, route.name.clone(), &resp, why, started);
+                return Handling::Answered(Some(resp));
+            }
+            Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))
+        }
+    }
+}
+
+/// A request past its early phases: answered already, or being forwarded.
+/// A plain enum rather than an `async fn`: an HTTP/2 connection keeps one
+/// per stream, and an async function would keep room for the request and
+/// every phase's result across its one wait.
+pub(crate) enum Handling {
+    Answered(Option<http::Response<ProxyBody>>),
+    /// Boxed: forwarding's state is kilobytes.
+    Forwarding(Pin<Box<dyn Future<Output = Result<http::Response<ProxyBody>, BoxError>> + Send>>),
+}
+
+impl Future for Handling {
+    type Output = Result<http::Response<ProxyBody>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Handling::Answered(resp) => match resp.take() {
+                Some(resp) => Poll::Ready(Ok(resp)),
+                None => Poll::Ready(Err("request polled after its answer".into())),
+            },
+            Handling::Forwarding(forwarding) => forwarding.as_mut().poll(cx),
+        }
+    }
 }
