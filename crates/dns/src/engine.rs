@@ -268,7 +268,9 @@ impl Engine {
         out.clear();
         let plan = &snap.plan;
         // gate
-        let accept = plan.accept(src, transport, port, None);
+        // The shared accept decision, counted in this worker's own shard.
+        let accept = plan.decide_accept(src, transport, port, None);
+        plan.acl_hits.count_in(w.shard, &accept.decision);
         let zone = accept.zone;
         if let AcceptVerdict::AclDenied(rule) = accept.verdict {
             snap.stats.event(w.shard, Event::AclDrop);
