@@ -71,12 +71,11 @@ impl AclCounters {
     /// Records one decision. A rule index beyond this ACL (a decision from
     /// another ACL, which is a wiring bug) is not counted.
     pub fn count(&self, decision: &Decision) {
-        let implicit = self.rules;
-        let index = decision.rule.unwrap_or(implicit);
-        debug_assert!(index <= implicit, "decision from a different ACL");
-        if index <= implicit {
-            self.counter(shard_of_thread(), index).fetch_add(1, Ordering::Relaxed);
-        }
+        debug_assert!(
+            decision.rule.is_none_or(|i| i < self.rules),
+            "decision from a different ACL"
+        );
+        self.count_in(shard_of_thread(), decision);
     }
 
     /// Current values, summed over the shards: index `i` is rule `i`, the
