@@ -17,6 +17,7 @@ pub mod plan;
 pub mod routing;
 pub mod topology;
 pub mod validate;
+pub mod web;
 
 pub use admission::Admission;
 pub use diag::{Diagnostic, Severity, Source};

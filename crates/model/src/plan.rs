@@ -5,8 +5,10 @@ use std::net::IpAddr;
 
 use gatehouse_policy::{acl, Acl, AclCounters, Decision, ZoneId, ZoneTable};
 
+use crate::routing::RouteTable;
 use crate::topology::{AclProtocol, Action, Listener, Pool, Route, Source, Topology, Transport};
 use crate::validate::{published_names, Published};
+use crate::web::Web;
 
 /// A valid topology compiled for the runtime. Immutable; shared behind an
 /// `Arc` and swapped whole on reload.
@@ -25,6 +27,9 @@ pub struct Plan {
     /// serving this plan: [`Plan::accept`] counts into it, whichever part
     /// asks. A reload's plan starts at zero.
     pub acl_hits: AclCounters,
+    /// The http(s) listeners' route tables, the routes' rules with their
+    /// zones and pools resolved, and where plain HTTP redirects.
+    pub web: Web,
 }
 
 /// The accept decision for one client of one listener: see [`Plan::accept`].
@@ -117,7 +122,11 @@ impl Plan {
             .collect();
         let published = published_names(&topology);
         let acl = Acl::new(rules);
+        let web = Web::compile(&topology, |name| {
+            zone_names.iter().position(|z| z == name).map(|i| ZoneId(i as u16))
+        });
         Plan {
+            web,
             zones,
             zone_names,
             acl_hits: acl.counters(),
@@ -155,6 +164,18 @@ impl Plan {
 
     pub fn listener(&self, name: &str) -> Option<&Listener> {
         self.topology.listeners.iter().find(|l| l.name.value == name)
+    }
+
+    /// The index of a listener in the topology.
+    pub fn listener_index(&self, name: &str) -> Option<usize> {
+        self.topology.listeners.iter().position(|l| l.name.value == name)
+    }
+
+    /// The route table of an http(s) listener.
+    pub fn route_table(&self, listener: &str) -> Option<&RouteTable> {
+        self.web.listeners[self.listener_index(listener)?]
+            .as_ref()
+            .map(|w| &w.table)
     }
 
     /// The routes on a listener, in topology order.

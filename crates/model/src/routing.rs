@@ -18,8 +18,7 @@ use std::borrow::Cow;
 // up, never inserted, so it cannot steer collisions.
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::topology::{Product, Route};
-use crate::Plan;
+use crate::topology::{Product, Route, Topology};
 
 /// One host pattern and path prefix of a route.
 #[derive(Clone, Debug)]
@@ -56,14 +55,15 @@ pub struct RouteMatch<'t> {
 }
 
 impl RouteTable {
-    /// The routes of `listener` in `plan`.
-    pub fn compile(plan: &Plan, listener: &str) -> RouteTable {
+    /// The routes of `listener` in a valid topology. A plan holds every
+    /// listener's, compiled once ([`crate::Plan::route_table`]).
+    pub(crate) fn compile_for(topology: &Topology, listener: &str) -> RouteTable {
         let mut t = RouteTable::default();
-        for (index, r) in plan.topology.routes.iter().enumerate() {
+        for (index, r) in topology.routes.iter().enumerate() {
             if !r.listeners.iter().any(|l| l.value == listener) {
                 continue;
             }
-            let ignore_case = ignores_case(plan, r);
+            let ignore_case = ignores_case(topology, r);
             for h in &r.hosts {
                 let host = h.value.trim_end_matches('.').to_ascii_lowercase();
                 let (map, key) = match host.strip_prefix("*.") {
@@ -130,10 +130,13 @@ impl RouteTable {
 
 /// `ignore_case` when set; otherwise on for Exchange, whose virtual
 /// directories clients spell in any case.
-pub fn ignores_case(plan: &Plan, r: &Route) -> bool {
+pub fn ignores_case(topology: &Topology, r: &Route) -> bool {
     r.ignore_case.unwrap_or_else(|| {
-        plan.pool(&r.pool.value)
-            .and_then(|p| plan.topology.services.iter().find(|s| s.name.value == p.service.value))
+        topology
+            .pools
+            .iter()
+            .find(|p| p.name.value == r.pool.value)
+            .and_then(|p| topology.services.iter().find(|s| s.name.value == p.service.value))
             .is_some_and(|s| s.product.value == Product::Exchange)
     })
 }
@@ -277,6 +280,8 @@ mod tests {
         assert!(prefix_matches("/", "/anything"));
     }
 
+    use crate::Plan;
+
     fn contoso() -> Plan {
         crate::check(crate::CONTOSO).plan.unwrap()
     }
@@ -289,27 +294,27 @@ mod tests {
     #[test]
     fn contoso_routes_by_host_then_longest_prefix_ignoring_case_for_exchange() {
         let plan = contoso();
-        let t = RouteTable::compile(&plan, "https-public");
-        assert_eq!(route(&plan, &t, "mail.contoso.com", "/owa/"), Some("exchange-owa"));
-        assert_eq!(route(&plan, &t, "mail.contoso.com", "/OWA/"), Some("exchange-owa"));
-        assert_eq!(route(&plan, &t, "mail.contoso.com", "/%6Fwa"), Some("exchange-owa"));
-        assert_eq!(route(&plan, &t, "mail.contoso.com", "/owagent"), None);
+        let t = plan.route_table("https-public").unwrap();
+        assert_eq!(route(&plan, t, "mail.contoso.com", "/owa/"), Some("exchange-owa"));
+        assert_eq!(route(&plan, t, "mail.contoso.com", "/OWA/"), Some("exchange-owa"));
+        assert_eq!(route(&plan, t, "mail.contoso.com", "/%6Fwa"), Some("exchange-owa"));
+        assert_eq!(route(&plan, t, "mail.contoso.com", "/owagent"), None);
         assert_eq!(
-            route(&plan, &t, "mail.contoso.com", "/Microsoft-Server-ActiveSync"),
+            route(&plan, t, "mail.contoso.com", "/Microsoft-Server-ActiveSync"),
             Some("exchange-activesync")
         );
         assert_eq!(
-            route(&plan, &t, "autodiscover.contoso.com", "/autodiscover/autodiscover.xml"),
+            route(&plan, t, "autodiscover.contoso.com", "/autodiscover/autodiscover.xml"),
             Some("exchange-autodiscover")
         );
-        assert_eq!(route(&plan, &t, "teams.contoso.com", "/sites/x"), Some("sharepoint"));
+        assert_eq!(route(&plan, t, "teams.contoso.com", "/sites/x"), Some("sharepoint"));
         assert_eq!(
-            route(&plan, &t, "admin.contoso.com", "/"),
+            route(&plan, t, "admin.contoso.com", "/"),
             None,
             "admin is not on the public listener"
         );
-        let inside = RouteTable::compile(&plan, "https-internal");
-        assert_eq!(route(&plan, &inside, "admin.contoso.com", "/"), Some("admin"));
+        let inside = plan.route_table("https-internal").unwrap();
+        assert_eq!(route(&plan, inside, "admin.contoso.com", "/"), Some("admin"));
         let m = t.lookup("mail.contoso.com", "/Owa/x").unwrap();
         assert_eq!((m.host, m.prefix, m.ignore_case), ("mail.contoso.com", "/owa", true));
     }

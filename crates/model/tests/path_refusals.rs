@@ -5,7 +5,6 @@
 //! path the rule lets through.
 
 use gatehouse_model::path::judge;
-use gatehouse_model::routing::RouteTable;
 use gatehouse_model::topology::AuthPolicy;
 
 /// Ways a client writes "go up one segment, then into `target`" that IIS
@@ -51,7 +50,7 @@ fn every_restricted_contoso_route_is_out_of_reach_of_decoding_tricks() {
             continue;
         }
         for l in &r.listeners {
-            let table = RouteTable::compile(&plan, &l.value);
+            let table = plan.route_table(&l.value).expect("an http(s) listener");
             for h in &r.hosts {
                 let host = h.value.trim_start_matches("*.").to_string();
                 for target in &r.paths {

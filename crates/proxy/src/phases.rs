@@ -13,6 +13,7 @@
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
 //! | log       | [`crate::completion::Completion`] | never: it runs on every outcome               |
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -21,7 +22,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use gatehouse_model::topology::Transport;
-use gatehouse_model::Admission;
+use gatehouse_model::web::{redirect_location, Head, Outcome, Refusal};
 use gatehouse_policy::ZoneId;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::net::TcpStream;
@@ -138,90 +139,89 @@ pub(crate) enum Routed {
     Respond(Response<ProxyBody>, &'static str),
 }
 
-/// **route** — runs for every request once its head is read: host, then the
-/// longest path prefix, picks a route on this listener. Early answers: 400
-/// without a usable host, 404 when nothing matches or the route excludes the
-/// client's zone (404, not 403, so that e.g. admin names are not revealed),
-/// a redirect to HTTPS on plain listeners for routes not marked `plain`.
-pub(crate) fn route<B>(ctx: &ConnCtx, client: &Client, req: &Request<B>) -> Routed {
-    let lang = || pages::negotiate(req.headers());
-    // `:scheme` (or an absolute-form scheme) must be the listener's own: a
-    // backend told `http` over TLS may build links or cookies for plain HTTP.
-    if let Some(scheme) = req.uri().scheme() {
-        let own = if ctx.listener.tls.is_some() {
-            &http::uri::Scheme::HTTPS
-        } else {
-            &http::uri::Scheme::HTTP
-        };
-        if scheme != own {
-            return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "scheme differs from listener");
-        }
-    }
-    let Some(host) = request_host(req) else {
-        return Routed::Respond(page(StatusCode::BAD_REQUEST, lang()), "invalid host");
+/// **route** — runs for every request once its head is read: the plan's
+/// route decision ([`gatehouse_model::Plan::route_request`], the one
+/// `explain` prints): the path's normal form, then host, then the longest
+/// path prefix on this listener. Early answers: 400 for a refused path, a
+/// foreign scheme or no usable host; 400 or 421 for a host that is not the
+/// SNI; 405 for CONNECT; 404 when nothing matches or the route hides itself
+/// from the client's zone; a redirect to HTTPS on plain listeners. A path
+/// that was not in normal form is rewritten to it, for routing, logging and
+/// forwarding alike.
+pub(crate) fn route<B>(ctx: &ConnCtx, client: &Client, req: &mut Request<B>) -> Routed {
+    let plan = &ctx.plan.plan;
+    let host = request_host(req);
+    let head = Head {
+        connect: req.method() == http::Method::CONNECT,
+        scheme: req.uri().scheme_str(),
+        host: host.as_deref(),
+        sni: ctx.sni.as_deref(),
+        h2: ctx.h2,
+        path: req.uri().path(),
     };
-    // `strict_sni`: the name that chose the certificate must be the name
-    // that chooses the route, or one site's name reaches another's routes.
-    // HTTP/2 gets 421: a browser may reuse a connection for another name
-    // its certificate covers (RFC 9113 9.1.1), and retries 421 on a new one.
-    if ctx.sni.as_deref().is_some_and(|sni| sni != &*host) {
-        let status = if ctx.h2 {
-            StatusCode::MISDIRECTED_REQUEST
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        return Routed::Respond(page(status, lang()), "host differs from SNI");
-    }
-    if req.method() == http::Method::CONNECT {
-        return Routed::Respond(page(StatusCode::METHOD_NOT_ALLOWED, lang()), "CONNECT refused");
-    }
-    let path = req.uri().path();
-    let found = ctx.listener.routes.lookup(&host, path);
-    let https = ctx.listener.tls.is_some();
-    match found {
-        Some(r) if !r.admits_zone(client.zone) => {
-            Routed::Respond(page(StatusCode::NOT_FOUND, lang()), "zone not on route")
+    let decided = plan.route_request(ctx.listener.index, client.zone, &head);
+    let (outcome, route) = (decided.outcome, decided.route.map(|m| m.route));
+    if let Cow::Owned(normal) = decided.path {
+        if set_path(req, normal).is_err() {
+            let why = gatehouse_model::path::PathRefusal::BadEscape.as_str();
+            return Routed::Respond(page(StatusCode::BAD_REQUEST, pages::negotiate(req.headers())), why);
         }
-        Some(r) if https || r.plain => Routed::Forward(r.clone(), host),
-        _ if !https && ctx.plan.https_port.contains_key(&*host) => {
-            Routed::Respond(redirect(ctx, req, &host), "redirect to https")
-        }
-        _ => Routed::Respond(page(StatusCode::NOT_FOUND, lang()), "no route"),
+    }
+    match (outcome, route, host) {
+        (Outcome::Forward, Some(r), Some(host)) => match ctx.listener.routes.get(r) {
+            Some(route) => Routed::Forward(route.clone(), host),
+            None => Routed::Respond(page(StatusCode::NOT_FOUND, pages::negotiate(req.headers())), "no route"),
+        },
+        (Outcome::Redirect { port }, _, Some(host)) => Routed::Respond(redirect(req, &host, port), "redirect to https"),
+        (Outcome::Refuse(why), ..) => Routed::Respond(refusal(why, req), why.reason()),
+        // Forward and redirect always come with a host and route.
+        _ => Routed::Respond(page(StatusCode::NOT_FOUND, pages::negotiate(req.headers())), "no route"),
     }
 }
 
 /// **admit** — runs after route: the route's auth policy for the client's
-/// zone, as the model decides it ([`gatehouse_model::Topology::admission`]). `deny` answers
-/// 403. A provider whose method gatehouse does not enforce (today: every
-/// one) answers 503, sign-in unavailable, so that a route meant to be
-/// pre-authenticated never reaches its pool unauthenticated. `Some` carries
-/// the answer and the reason the access log records.
+/// zone, as the plan decides it ([`gatehouse_model::Plan::admit_request`]).
+/// `deny` answers 403. A provider whose method gatehouse does not enforce
+/// (today: every one) answers 503, sign-in unavailable, so that a route
+/// meant to be pre-authenticated never reaches its pool unauthenticated.
+/// `Some` carries the answer and the reason the access log records.
 pub(crate) fn admit<B>(
     ctx: &ConnCtx,
     client: &Client,
     route: &CompiledRoute,
     req: &Request<B>,
 ) -> Option<(Response<ProxyBody>, &'static str)> {
-    let lang = || pages::negotiate(req.headers());
-    match ctx.plan.plan.topology.admission(route.auth_for(client.zone)) {
-        Admission::Forward => None,
-        Admission::Deny => Some((page(StatusCode::FORBIDDEN, lang()), "auth policy deny")),
-        Admission::SignInUnavailable { .. } => Some((
-            pages::sign_in_unavailable(lang()).map(ProxyBody::full),
-            "pre-authentication not enforced",
-        )),
+    let why = ctx.plan.plan.admit_request(route.index, client.zone).err()?;
+    Some((refusal(why, req), why.reason()))
+}
+
+/// gatehouse's own answer to a refused request, in the client's language.
+fn refusal<B>(why: Refusal<'_>, req: &Request<B>) -> Response<ProxyBody> {
+    let lang = pages::negotiate(req.headers());
+    match why {
+        Refusal::SignInUnavailable { .. } => pages::sign_in_unavailable(lang).map(ProxyBody::full),
+        other => page(
+            StatusCode::from_u16(other.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            lang,
+        ),
     }
 }
 
-fn redirect<B>(ctx: &ConnCtx, req: &Request<B>, host: &str) -> Response<ProxyBody> {
-    let port = ctx.plan.https_port.get(host).copied().unwrap_or(443);
-    let authority = if port == 443 {
-        host.to_string()
-    } else {
-        format!("{host}:{port}")
+/// Puts a path in normal form into the request's target, keeping the query.
+fn set_path<B>(req: &mut Request<B>, normal: String) -> Result<(), ()> {
+    let pq = match req.uri().query() {
+        Some(q) => format!("{normal}?{q}"),
+        None => normal,
     };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = Some(pq.parse().map_err(|_| ())?);
+    *req.uri_mut() = http::Uri::from_parts(parts).map_err(|_| ())?;
+    Ok(())
+}
+
+fn redirect<B>(req: &Request<B>, host: &str, port: u16) -> Response<ProxyBody> {
     let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let location = format!("https://{authority}{pq}");
+    let location = redirect_location(host, port, pq);
     // 301 for safe methods; 308 keeps the method and body of the others.
     let status = if matches!(*req.method(), http::Method::GET | http::Method::HEAD) {
         StatusCode::MOVED_PERMANENTLY
@@ -250,12 +250,7 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> H
             return Handling::Answered(Some(resp));
         }
     };
-    if let Err(why) = crate::routing::normalise_path(&mut req) {
-        let resp = page(http::StatusCode::BAD_REQUEST, crate::pages::negotiate(req.headers()));
-        ctx.log_answer(&client, &req, crate::access::dash(), &resp, why.as_str(), started);
-        return Handling::Answered(Some(resp));
-    }
-    match route(&ctx, &client, &req) {
+    match route(&ctx, &client, &mut req) {
         Routed::Respond(resp, why) => {
             ctx.log_answer(&client, &req, crate::access::dash(), &resp, why, started);
             Handling::Answered(Some(resp))

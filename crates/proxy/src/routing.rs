@@ -6,28 +6,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_model::topology::{Affinity, AuthPolicy, Listener, Route};
+use gatehouse_model::topology::{Affinity, Listener};
 use gatehouse_model::Plan;
-use gatehouse_policy::ZoneId;
 
-/// A route as the request path needs it.
+/// A route as the forward phase needs it; what decides whether a request
+/// takes it is the plan's ([`gatehouse_model::web`]).
 #[derive(Debug)]
 pub(crate) struct CompiledRoute {
+    /// The route's index in the topology.
+    pub index: usize,
     pub name: Arc<str>,
     pub pool: Arc<str>,
     /// The pool's index in the topology (and in the plan state's pools).
     pub pool_index: Option<usize>,
-    /// Zones allowed on this route on top of the listener's; others get 404.
-    pub zones: Option<Vec<ZoneId>>,
-    pub auth: Vec<(ZoneId, AuthPolicy)>,
-    pub auth_default: AuthPolicy,
     pub connect_timeout: Duration,
     pub idle_timeout: Duration,
     pub total_timeout: Option<Duration>,
     pub affinity: Affinity,
     pub backend_port: Option<u16>,
     pub host_rewrite: Option<http::HeaderValue>,
-    pub plain: bool,
     /// `Upgrade: websocket` may be tunnelled; every other Upgrade is refused.
     pub websocket: bool,
     /// `Strict-Transport-Security` for this route on this listener, rendered
@@ -36,21 +33,13 @@ pub(crate) struct CompiledRoute {
 }
 
 impl CompiledRoute {
-    fn new(plan: &Plan, r: &Route, listener: Option<&Listener>) -> CompiledRoute {
-        let zone_ids = |names: &[gatehouse_model::topology::Spanned<String>]| -> Vec<ZoneId> {
-            names.iter().filter_map(|z| plan.zone_id(&z.value)).collect()
-        };
+    fn new(plan: &Plan, index: usize, listener: &Listener) -> CompiledRoute {
+        let r = &plan.topology.routes[index];
         CompiledRoute {
+            index,
             name: r.name.value.as_str().into(),
             pool: r.pool.value.as_str().into(),
-            pool_index: plan.topology.pools.iter().position(|p| p.name.value == r.pool.value),
-            zones: r.zones.as_deref().map(zone_ids),
-            auth: r
-                .auth
-                .iter()
-                .filter_map(|(z, p)| Some((plan.zone_id(&z.value)?, p.value.clone())))
-                .collect(),
-            auth_default: r.auth_default.value.clone(),
+            pool_index: plan.web.routes[index].pool,
             connect_timeout: r.timeouts.connect.value,
             idle_timeout: r.timeouts.idle.value,
             total_timeout: r.timeouts.total.as_ref().map(|t| t.value),
@@ -60,20 +49,11 @@ impl CompiledRoute {
                 .host_rewrite
                 .as_deref()
                 .and_then(|h| http::HeaderValue::from_str(h).ok()),
-            plain: r.plain,
             websocket: r.websocket,
-            hsts: listener
-                .and_then(|l| r.hsts_on(l))
+            hsts: r
+                .hsts_on(listener)
                 .and_then(|h| http::HeaderValue::from_str(&h.header_value()).ok()),
         }
-    }
-
-    /// The auth policy for a zone.
-    pub fn auth_for(&self, zone: ZoneId) -> &AuthPolicy {
-        self.auth
-            .iter()
-            .find(|(z, _)| *z == zone)
-            .map_or(&self.auth_default, |(_, p)| p)
     }
 
     /// Adds the route's `Strict-Transport-Security` to an answer of
@@ -85,37 +65,32 @@ impl CompiledRoute {
         }
         resp
     }
-
-    pub fn admits_zone(&self, zone: ZoneId) -> bool {
-        self.zones.as_ref().is_none_or(|z| z.contains(&zone))
-    }
 }
 
-/// Routes of one listener.
+/// The routes of one listener, by their index in the topology (`None` for
+/// routes not on the listener).
 #[derive(Debug, Default)]
 pub(crate) struct RouteTable {
-    table: gatehouse_model::routing::RouteTable,
-    /// By route index in the topology; `None` for routes not on the listener.
     routes: Vec<Option<Arc<CompiledRoute>>>,
 }
 
 impl RouteTable {
-    pub fn compile(plan: &Plan, listener: &str) -> RouteTable {
-        let table = gatehouse_model::routing::RouteTable::compile(plan, listener);
+    pub fn compile(plan: &Plan, listener: usize) -> RouteTable {
         let mut routes = vec![None; plan.topology.routes.len()];
-        let own = plan.topology.listeners.iter().find(|l| l.name.value == listener);
-        for i in table.routes() {
-            if routes[i].is_none() {
-                routes[i] = Some(Arc::new(CompiledRoute::new(plan, &plan.topology.routes[i], own)));
+        let own = &plan.topology.listeners[listener];
+        if let Some(web) = &plan.web.listeners[listener] {
+            for i in web.table.routes() {
+                if routes[i].is_none() {
+                    routes[i] = Some(Arc::new(CompiledRoute::new(plan, i, own)));
+                }
             }
         }
-        RouteTable { table, routes }
+        RouteTable { routes }
     }
 
-    /// The route for a host (lower-case, no port) and a raw request path.
-    pub fn lookup(&self, host: &str, path: &str) -> Option<&Arc<CompiledRoute>> {
-        let m = self.table.lookup(host, path)?;
-        self.routes.get(m.route)?.as_ref()
+    /// The route at `index` in the topology, when it is on this listener.
+    pub fn get(&self, index: usize) -> Option<&Arc<CompiledRoute>> {
+        self.routes.get(index)?.as_ref()
     }
 }
 
@@ -232,10 +207,33 @@ mod contoso {
             .expect("Contoso is valid")
     }
 
+    /// A listener's compiled routes, looked up as the route phase does.
+    struct Listener<'p> {
+        plan: &'p Plan,
+        index: usize,
+        routes: RouteTable,
+    }
+
+    impl Listener<'_> {
+        fn lookup(&self, host: &str, path: &str) -> Option<&Arc<CompiledRoute>> {
+            let web = self.plan.web.listeners[self.index].as_ref()?;
+            self.routes.get(web.table.lookup(host, path)?.route)
+        }
+    }
+
+    fn compile<'p>(plan: &'p Plan, name: &str) -> Listener<'p> {
+        let index = plan.listener_index(name).unwrap();
+        Listener {
+            plan,
+            index,
+            routes: RouteTable::compile(plan, index),
+        }
+    }
+
     #[test]
     fn contoso_routes_keep_long_polls_alive_and_default_to_60_seconds() {
         let plan = contoso();
-        let t = RouteTable::compile(&plan, "https-public");
+        let t = compile(&plan, "https-public");
         let sync = t.lookup("mail.contoso.com", "/Microsoft-Server-ActiveSync").unwrap();
         assert_eq!(sync.idle_timeout, Duration::from_secs(3600));
         assert_eq!(sync.total_timeout, None);
@@ -254,16 +252,16 @@ mod contoso {
     #[test]
     fn contoso_exchange_directories_ignore_case_and_sharepoint_does_not() {
         let plan = contoso();
-        let t = RouteTable::compile(&plan, "https-public");
+        let t = compile(&plan, "https-public");
         for p in ["/OWA/", "/owa/", "/Owa"] {
             assert_eq!(&*t.lookup("mail.contoso.com", p).unwrap().name, "exchange-owa", "{p}");
         }
         let lync = t.lookup("meet.contoso.com", "/x").unwrap();
         assert_eq!(lync.backend_port, Some(4443));
         // Plain-HTTP Lync discovery goes to the front ends' port 8080.
-        let plain = RouteTable::compile(&plan, "http-public");
+        let plain = compile(&plan, "http-public");
         let d = plain.lookup("lyncdiscover.contoso.com", "/").unwrap();
-        assert_eq!((d.plain, d.backend_port), (true, Some(8080)));
+        assert_eq!((plan.web.routes[d.index].plain, d.backend_port), (true, Some(8080)));
     }
 
     #[test]
@@ -273,33 +271,10 @@ mod contoso {
             "paths = [\"/owa\"]\npool = \"exchange-owa\"\nignore_case = false",
         );
         let plan = gatehouse_model::check(&text).plan.expect("valid");
-        let t = RouteTable::compile(&plan, "https-public");
+        let t = compile(&plan, "https-public");
         assert_eq!(&*t.lookup("mail.contoso.com", "/owa/").unwrap().name, "exchange-owa");
         assert!(t
             .lookup("mail.contoso.com", "/OWA/")
             .is_none_or(|r| &*r.name != "exchange-owa"));
     }
-}
-
-/// The route phase's first step: refuses a path whose meaning depends on
-/// how the backend decodes it, and puts any other in the one normal form
-/// that is both routed and forwarded (`gatehouse_model::path`). Rewrites
-/// the request only when the path was not already normal.
-pub(crate) fn normalise_path<B>(req: &mut http::Request<B>) -> Result<(), gatehouse_model::path::PathRefusal> {
-    if req.method() == http::Method::CONNECT {
-        // No path; the route phase refuses CONNECT itself.
-        return Ok(());
-    }
-    let normal = match gatehouse_model::path::judge(req.uri().path())? {
-        std::borrow::Cow::Borrowed(_) => return Ok(()),
-        std::borrow::Cow::Owned(p) => p,
-    };
-    let pq = match req.uri().query() {
-        Some(q) => format!("{normal}?{q}"),
-        None => normal,
-    };
-    let mut parts = req.uri().clone().into_parts();
-    parts.path_and_query = Some(pq.parse().map_err(|_| gatehouse_model::path::PathRefusal::BadEscape)?);
-    *req.uri_mut() = http::Uri::from_parts(parts).map_err(|_| gatehouse_model::path::PathRefusal::BadEscape)?;
-    Ok(())
 }

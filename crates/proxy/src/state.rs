@@ -31,7 +31,8 @@ pub(crate) struct ListenerState {
     pub routes: RouteTable,
     pub port: u16,
     pub limit: Option<Arc<Semaphore>>,
-    /// Requests must name the TLS server name as their host (`strict_sni`).
+    /// Requests must name the TLS server name as their host (`strict_sni`);
+    /// the connection then keeps it, for the route decision.
     pub strict_sni: bool,
 }
 
@@ -70,8 +71,6 @@ pub(crate) struct PlanState {
     pub pools: Vec<BackendPool>,
     /// The `[http]` settings and backend TLS of this plan.
     pub config: ProxyConfig,
-    /// For redirects: the port of an https listener serving each host.
-    pub https_port: HashMap<String, u16>,
 }
 
 impl PlanState {
@@ -79,7 +78,6 @@ impl PlanState {
         let config = ProxyConfig::from_plan(&plan, base_dir)?;
         let certs = tls::load_all(&plan, base_dir, cache)?;
         let mut listeners = HashMap::new();
-        let mut https_port = HashMap::new();
         for (index, l) in plan.topology.listeners.iter().enumerate() {
             if !l.protocol.value.is_http() {
                 continue;
@@ -98,18 +96,11 @@ impl PlanState {
                 });
             }
             for port in ports.first..=ports.last {
-                if https {
-                    for r in plan.routes_on(&l.name.value) {
-                        for h in &r.hosts {
-                            https_port.entry(h.value.to_ascii_lowercase()).or_insert(port);
-                        }
-                    }
-                }
                 let state = Arc::new(ListenerState {
                     name: l.name.value.as_str().into(),
                     index,
                     tls: tls.clone(),
-                    routes: RouteTable::compile(&plan, &l.name.value),
+                    routes: RouteTable::compile(&plan, index),
                     port,
                     limit: l.max_connections.map(|m| Arc::new(Semaphore::new(m as usize))),
                     strict_sni: l.strict_sni(),
@@ -138,7 +129,6 @@ impl PlanState {
             config,
             pools,
             listeners,
-            https_port,
             plan,
         })
     }

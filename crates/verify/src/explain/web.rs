@@ -1,12 +1,14 @@
-//! The phases after accept on an http(s) listener: the certificate SNI picks,
-//! the route (host + longest path prefix), the route's zone restriction, the
-//! auth policy for the zone, and the pool; plus the pool step L4 listeners
-//! share.
+//! The phases after accept on an http(s) listener: the certificate SNI
+//! picks, then the plan's decision for the request head
+//! (`gatehouse_model::web`, the one the proxy's route and admit phases act
+//! on), told step by step: route, the route's zone restriction, the auth
+//! policy for the zone; and the pool, a step L4 listeners share.
 
 use std::time::Duration;
 
 use gatehouse_model::topology::{AuthPolicy, CheckKind, Listener, Protocol, Route};
 use gatehouse_model::validate::name_covers;
+use gatehouse_model::web::{redirect_location, Head, Outcome as WebOutcome, Refusal};
 use gatehouse_model::{Admission, Plan};
 use gatehouse_policy::ZoneId;
 
@@ -44,98 +46,107 @@ pub(super) fn http(plan: &Plan, listener: &Listener, zone: ZoneId, q: &Query) ->
             Destination::Address(_) => None,
         })
         .map(|h| h.trim_end_matches('.').to_ascii_lowercase());
-    let path = q.path.clone().unwrap_or_else(|| "/".to_string());
+    let asked = q.path.clone().unwrap_or_else(|| "/".to_string());
+    let (path, query) = match asked.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (asked.as_str(), None),
+    };
+    let path = path.split('#').next().unwrap_or_default();
     let mut steps = Vec::new();
     if listener.protocol.value == Protocol::Https {
         steps.push(handshake(plan, listener, host.as_deref()));
     }
-    let Some(host) = host else {
-        steps.push(Step {
-            phase: Phase::Route,
-            summary: "no Host: no route can match".to_string(),
-            details: vec!["give the host name with --host NAME (or use it as the destination)".to_string()],
-        });
-        let verdict = Verdict::Denied {
-            phase: Phase::Route,
-            effect: Effect::NotFound,
-        };
-        return Outcome::stop(
-            steps,
-            None,
-            verdict,
-            "a request without a Host matches no route: 404".to_string(),
-        );
-    };
-    // The proxy's first routing step: a path whose meaning depends on the
-    // backend's decoding is refused, any other is routed in normal form.
-    let asked = path.clone();
-    let path = match gatehouse_model::path::judge(&asked) {
-        Ok(normal) => normal.into_owned(),
-        Err(why) => {
-            steps.push(Step {
-                phase: Phase::Route,
-                summary: format!("the path {path} is refused ({why})"),
-                details: vec!["IIS decodes such a path differently from a proxy, so gatehouse does not route it (docs/refusals.md, Paths)".to_string()],
-            });
-            let verdict = Verdict::Denied {
-                phase: Phase::Route,
-                effect: Effect::BadRequest,
-            };
-            return Outcome::stop(steps, None, verdict, format!("the path {path} is refused: 400"));
-        }
-    };
     let l = &listener.name.value;
-    let Some(m) = select(plan, l, &host, &path) else {
-        if listener.protocol.value == Protocol::Http {
-            let location = format!("https://{host}{path}");
-            steps.push(Step {
-                phase: Phase::Route,
-                summary: format!("no plain route for {host}{path} on {l}"),
-                details: vec!["plain http serves only routes marked plain; everything else is redirected".to_string()],
-            });
-            let because = format!("{l} redirects to {location}");
-            return Outcome::stop(steps, None, Verdict::Redirected { location }, because);
-        }
-        let mut details = vec![format!("no route on {l} matches host {host} and path {path}")];
-        details.extend(lookalike(plan, l, &host, &path));
-        for (other, r) in plan
-            .topology
-            .listeners
-            .iter()
-            .filter(|o| o.name.value != *l)
-            .filter_map(|o| select(plan, &o.name.value, &host, &path).map(|m| (o, m.route)))
-        {
-            let zones: Vec<&str> = other.zones.iter().map(|z| z.value.as_str()).collect();
-            details.push(format!(
-                "route {} serves it on listener {} (zones {})",
-                r.name.value,
-                other.name.value,
-                zones.join(", ")
-            ));
-        }
+    let index = plan.listener_index(l).expect("the listener is the plan's");
+    // The proxy's decision for the same head: a client sends the host as
+    // SNI too, and no scheme of its own.
+    let head = Head {
+        connect: false,
+        scheme: None,
+        host: host.as_deref(),
+        sni: host.as_deref(),
+        h2: false,
+        path,
+    };
+    let decided = plan.decide_request(index, zone, &head);
+    let normal = decided.path.as_ref();
+    let denied = |phase, effect| Verdict::Denied { phase, effect };
+    let Some(m) = decided.route else {
+        let (summary, details, verdict, because) = match decided.outcome {
+            WebOutcome::Refuse(Refusal::Path(why)) => (
+                format!("the path {path} is refused ({why})"),
+                vec!["IIS decodes such a path differently from a proxy, so gatehouse does not route it (docs/refusals.md, Paths)".to_string()],
+                denied(Phase::Route, Effect::BadRequest),
+                format!("the path {path} is refused: 400"),
+            ),
+            WebOutcome::Refuse(Refusal::Host) => (
+                "no Host: no route can be chosen".to_string(),
+                vec!["give the host name with --host NAME (or use it as the destination)".to_string()],
+                denied(Phase::Route, Effect::BadRequest),
+                "a request without a usable Host is refused: 400".to_string(),
+            ),
+            WebOutcome::Redirect { port } => {
+                let host = decided.host.unwrap_or_default();
+                let location = redirect_location(host, port, &with_query(normal, query));
+                (
+                    format!("no plain route for {host}{normal} on {l}"),
+                    vec!["plain http serves only routes marked plain; everything else is redirected".to_string()],
+                    Verdict::Redirected {
+                        location: location.clone(),
+                    },
+                    format!("{l} redirects to {location}"),
+                )
+            }
+            outcome => {
+                let host = decided.host.unwrap_or_default();
+                let mut details = vec![format!("no route on {l} matches host {host} and path {normal}")];
+                details.extend(lookalike(plan, l, host, normal));
+                for (other, r) in plan
+                    .topology
+                    .listeners
+                    .iter()
+                    .filter(|o| o.name.value != *l)
+                    .filter_map(|o| select(plan, &o.name.value, host, normal).map(|r| (o, r)))
+                {
+                    let zones: Vec<&str> = other.zones.iter().map(|z| z.value.as_str()).collect();
+                    details.push(format!(
+                        "route {} serves it on listener {} (zones {})",
+                        r.name.value,
+                        other.name.value,
+                        zones.join(", ")
+                    ));
+                }
+                let status = match outcome {
+                    WebOutcome::Refuse(why) => why.status(),
+                    _ => 404,
+                };
+                (
+                    format!("no route for {host}{normal}"),
+                    details,
+                    denied(Phase::Route, Effect::NotFound),
+                    format!("no route on {l} for {host}{normal}: {status}"),
+                )
+            }
+        };
         steps.push(Step {
             phase: Phase::Route,
-            summary: format!("no route for {host}{path}"),
+            summary,
             details,
         });
-        let verdict = Verdict::Denied {
-            phase: Phase::Route,
-            effect: Effect::NotFound,
-        };
-        return Outcome::stop(steps, None, verdict, format!("no route on {l} for {host}{path}: 404"));
+        return Outcome::stop(steps, None, verdict, because);
     };
-    let r = m.route;
+    let r = &plan.topology.routes[m.route];
     let route = Some(r.name.value.clone());
     let mut details = vec![if m.prefix == "/" {
         format!("host {}, every path (the route names no path prefix)", m.host)
     } else {
         format!(
-            "host {} and path prefix {} (the longest that matches {})",
-            m.host, m.prefix, m.path
+            "host {} and path prefix {} (the longest that matches {normal})",
+            m.host, m.prefix
         )
     }];
-    if m.path != asked {
-        details.push(format!("the path {asked} is matched as {}", m.path));
+    if normal != asked {
+        details.push(format!("the path {asked} is matched as {normal}"));
     }
     if m.ignore_case && m.prefix != "/" {
         let why = if r.ignore_case.is_some() {
@@ -145,54 +156,60 @@ pub(super) fn http(plan: &Plan, listener: &Listener, zone: ZoneId, q: &Query) ->
         };
         details.push(format!("paths compare without regard to case ({why})"));
     }
-    if listener.protocol.value == Protocol::Http && !r.plain {
-        details.push("the route is not marked plain, so plain http is redirected".to_string());
-        steps.push(Step {
-            phase: Phase::Route,
-            summary: r.name.value.clone(),
-            details,
-        });
-        let location = format!("https://{host}{path}");
-        let because = format!(
-            "route {} is not served on plain http: redirect to {location}",
-            r.name.value
-        );
-        return Outcome::stop(steps, route, Verdict::Redirected { location }, because);
-    }
-    if let Some(zones) = &r.zones {
-        let names: Vec<&str> = zones.iter().map(|z| z.value.as_str()).collect();
-        if !names.contains(&zone_name) {
+    let rule = &plan.web.routes[m.route];
+    let route_step = |details| Step {
+        phase: Phase::Route,
+        summary: r.name.value.clone(),
+        details,
+    };
+    match decided.outcome {
+        WebOutcome::Refuse(Refusal::ZoneNotOnRoute) => {
+            let names: Vec<&str> = rule.zones.iter().flatten().map(|z| plan.zone_name(*z)).collect();
             details.push(format!(
                 "route {} admits only {}; zone {zone_name} gets 404, not 403, so the route is not revealed",
                 r.name.value,
                 names.join(", ")
             ));
-            steps.push(Step {
-                phase: Phase::Route,
-                summary: r.name.value.clone(),
-                details,
-            });
-            let verdict = Verdict::Denied {
-                phase: Phase::Route,
-                effect: Effect::NotFound,
-            };
+            steps.push(route_step(details));
             let because = format!("route {} is hidden from zone {zone_name}: 404", r.name.value);
-            return Outcome::stop(steps, route, verdict, because);
+            return Outcome::stop(steps, route, denied(Phase::Route, Effect::NotFound), because);
         }
+        WebOutcome::Redirect { port } => {
+            details.push("the route is not marked plain, so plain http is redirected".to_string());
+            steps.push(route_step(details));
+            let location = redirect_location(m.host, port, &with_query(normal, query));
+            let because = format!(
+                "route {} is not served on plain http: redirect to {location}",
+                r.name.value
+            );
+            return Outcome::stop(steps, route, Verdict::Redirected { location }, because);
+        }
+        WebOutcome::Refuse(why) if !why.at_admit() => {
+            // No plain route, and no https listener to send the host to.
+            details.push(format!(
+                "the route is not marked plain, and no https listener serves {}",
+                m.host
+            ));
+            steps.push(route_step(details));
+            let because = format!("route {} is not served on plain http: {}", r.name.value, why.status());
+            return Outcome::stop(steps, route, denied(Phase::Route, Effect::NotFound), because);
+        }
+        _ => {}
+    }
+    if let Some(zones) = &rule.zones {
+        let names: Vec<&str> = zones.iter().map(|z| plan.zone_name(*z)).collect();
         details.push(format!(
             "route zones: {} (zone {zone_name} is admitted)",
             names.join(", ")
         ));
     }
-    steps.push(Step {
-        phase: Phase::Route,
-        summary: r.name.value.clone(),
-        details,
-    });
+    steps.push(route_step(details));
 
-    let (policy, set_by) = match r.auth.iter().find(|(z, _)| z.value == zone_name) {
-        Some((_, p)) => (&p.value, format!("set for zone {zone_name}")),
-        None => (&r.auth_default.value, "the route's default".to_string()),
+    let (policy, set) = rule.auth_for(zone);
+    let set_by = if set {
+        format!("set for zone {zone_name}")
+    } else {
+        "the route's default".to_string()
     };
     let (summary, what) = auth(plan, policy);
     steps.push(Step {
@@ -200,22 +217,12 @@ pub(super) fn http(plan: &Plan, listener: &Listener, zone: ZoneId, q: &Query) ->
         summary,
         details: vec![format!("{what} ({set_by})")],
     });
-    let (effect, because) = match plan.topology.admission(policy) {
-        Admission::Forward => {
-            steps.push(pool_step(plan, &r.pool.value, Some(r), listener.ports.value.first));
-            return Outcome {
-                steps,
-                route,
-                pool: Some(r.pool.value.clone()),
-                verdict: Verdict::Allowed,
-                because: format!("forwarded to pool {}", r.pool.value),
-            };
-        }
-        Admission::Deny => (
+    let (effect, because) = match decided.outcome {
+        WebOutcome::Refuse(Refusal::Deny) => (
             Effect::Forbidden,
             format!("route {} denies zone {zone_name}: 403", r.name.value),
         ),
-        Admission::SignInUnavailable { provider, method } => (
+        WebOutcome::Refuse(Refusal::SignInUnavailable { provider, method }) => (
             Effect::SignInUnavailable,
             format!(
                 "route {} pre-authenticates zone {zone_name} with {provider} ({}), which gatehouse does not enforce yet: \
@@ -225,12 +232,25 @@ pub(super) fn http(plan: &Plan, listener: &Listener, zone: ZoneId, q: &Query) ->
                 r.pool.value
             ),
         ),
+        _ => {
+            steps.push(pool_step(plan, &r.pool.value, Some(r), listener.ports.value.first));
+            return Outcome {
+                steps,
+                route,
+                pool: Some(r.pool.value.clone()),
+                verdict: Verdict::Allowed,
+                because: format!("forwarded to pool {}", r.pool.value),
+            };
+        }
     };
-    let verdict = Verdict::Denied {
-        phase: Phase::Auth,
-        effect,
-    };
-    Outcome::stop(steps, route, verdict, because)
+    Outcome::stop(steps, route, denied(Phase::Auth, effect), because)
+}
+
+fn with_query(path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    }
 }
 
 fn handshake(plan: &Plan, listener: &Listener, host: Option<&str>) -> Step {
