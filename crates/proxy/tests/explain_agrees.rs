@@ -15,7 +15,6 @@ use common::*;
 use gatehouse_model::topology::Transport;
 use gatehouse_verify::explain::{explain, Destination, Effect, Query, Verdict};
 use proptest::prelude::*;
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -274,18 +273,8 @@ async fn send(ask: Ask, https: SocketAddr, http: SocketAddr) -> Seen {
     if !ask.https {
         return exchange(tcp, host, path).await;
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCert))
-        .with_no_client_auth();
-    config.enable_sni = host.is_some();
-    let name = ServerName::try_from(host.unwrap_or("gatehouse.invalid").to_ascii_lowercase()).unwrap();
-    match tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-    {
+    let sni = host.map(str::to_ascii_lowercase);
+    match tls_over(tcp, sni.as_deref(), &[]).await {
         Ok(tls) => exchange(tls, host, path).await,
         Err(_) => Seen::Closed,
     }

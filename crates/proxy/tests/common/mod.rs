@@ -315,6 +315,13 @@ impl ServerCertVerifier for AnyCert {
 
 /// A TLS connection to gatehouse. `sni: None` sends no SNI.
 pub async fn tls_connect(addr: SocketAddr, sni: Option<&str>, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.expect("connect to gatehouse");
+    tls_over(tcp, sni, alpn).await.expect("TLS handshake with gatehouse")
+}
+
+/// A TLS handshake with gatehouse on a connected socket, trusting any
+/// certificate. `sni: None` sends no SNI.
+pub async fn tls_over(tcp: TcpStream, sni: Option<&str>, alpn: &[&[u8]]) -> std::io::Result<TlsStream<TcpStream>> {
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -324,11 +331,9 @@ pub async fn tls_connect(addr: SocketAddr, sni: Option<&str>, alpn: &[&[u8]]) ->
     config.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
     config.enable_sni = sni.is_some();
     let name = ServerName::try_from(sni.unwrap_or("gatehouse.invalid").to_string()).unwrap();
-    let tcp = TcpStream::connect(addr).await.expect("connect to gatehouse");
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
         .await
-        .expect("TLS handshake with gatehouse")
 }
 
 /// Writes `bytes` on a fresh HTTP/1.1 TLS connection (SNI www.lab.test)
