@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use gatehouse_model::dns_views::ViewAnswers;
 use gatehouse_model::topology::{is_private, Dns, RecordType};
 use gatehouse_model::Plan;
 
@@ -124,14 +125,8 @@ pub fn build(plan: &Plan, cfg: &DnsConfig, health: &dyn MemberHealth, serial: u3
     let ttl = secs(dns.ttl.value);
     let mut warnings = Vec::new();
 
-    let mut zone_view = vec![None; plan.zone_names.len()];
-    for (i, v) in dns.views.iter().enumerate() {
-        for z in &v.zones {
-            if let Some(id) = plan.zone_id(&z.value) {
-                zone_view[id.0 as usize] = Some(i as u16);
-            }
-        }
-    }
+    // Which view answers which zone is the plan's (`explain` reads it too).
+    let zone_view = plan.dns.zone_view.clone();
     let default_view = zone_view[plan.zones.default_zone().0 as usize].map(usize::from);
 
     let ns_names = ns_set(cfg, dns, &apex)?;
@@ -184,8 +179,7 @@ pub fn build(plan: &Plan, cfg: &DnsConfig, health: &dyn MemberHealth, serial: u3
                 add_address(&mut view, ns, ttl, *addr);
             }
         }
-        let zones: Vec<&str> = v.zones.iter().map(|z| z.value.as_str()).collect();
-        published(plan, &apex, &zones, ttl, &mut view, &mut warnings);
+        published(plan, &plan.dns.views[vi], &apex, ttl, &mut view, &mut warnings);
         let vname = v.name.value.as_str();
         for r in dns
             .records
@@ -249,18 +243,18 @@ fn add_address(view: &mut ViewData, owner: &Name, ttl: u32, addr: IpAddr) {
     }
 }
 
-/// A/AAAA for every published name whose listener admits one of `zones`.
-fn published(plan: &Plan, apex: &Name, zones: &[&str], ttl: u32, view: &mut ViewData, warnings: &mut Vec<String>) {
-    let mut vips: BTreeMap<Name, Vec<(IpAddr, String)>> = BTreeMap::new();
-    for p in &plan.published {
-        // DNS-balanced names have no listener; `balanced` answers them.
-        let Some(listener) = p.listener.as_deref().and_then(|l| plan.listener(l)) else {
-            continue;
-        };
-        if !zones.iter().any(|z| p.admits(z)) {
-            continue;
-        }
-        let Ok(name) = Name::parse(&p.name, Some(&Name::root())) else {
+/// A/AAAA for every name the plan publishes in the view: the VIP of each
+/// listener that publishes it to one of the view's zones.
+fn published(
+    plan: &Plan,
+    answers: &ViewAnswers,
+    apex: &Name,
+    ttl: u32,
+    view: &mut ViewData,
+    warnings: &mut Vec<String>,
+) {
+    for (name, addrs) in &answers.addresses {
+        let Ok(name) = Name::parse(name, Some(&Name::root())) else {
             continue;
         };
         if !name.is_within(apex) {
@@ -270,14 +264,11 @@ fn published(plan: &Plan, apex: &Name, zones: &[&str], ttl: u32, view: &mut View
             }
             continue;
         }
-        let entry = vips.entry(name).or_default();
-        if !entry.iter().any(|(a, _)| *a == listener.address.value) {
-            entry.push((listener.address.value, listener.name.value.clone()));
-        }
-    }
-    for (name, addrs) in vips {
         if addrs.len() > 1 {
-            let list: Vec<String> = addrs.iter().map(|(a, l)| format!("{a} ({l})")).collect();
+            let list: Vec<String> = addrs
+                .iter()
+                .map(|(a, l)| format!("{a} ({})", plan.topology.listeners[*l].name.value))
+                .collect();
             warnings.push(format!(
                 "{name} resolves to {} VIPs in view \"{}\": {}; a client may pick one that lacks the port it wants",
                 addrs.len(),
@@ -286,7 +277,7 @@ fn published(plan: &Plan, apex: &Name, zones: &[&str], ttl: u32, view: &mut View
             ));
         }
         for (a, _) in addrs {
-            add_address(view, &name, ttl, a);
+            add_address(view, &name, ttl, *a);
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod decode;
 pub mod diag;
+pub mod dns_views;
 pub mod path;
 pub mod plan;
 pub mod routing;

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use gatehouse_policy::{acl, Acl, AclCounters, Decision, ZoneId, ZoneTable};
 
+use crate::dns_views::DnsViews;
 use crate::routing::RouteTable;
 use crate::topology::{AclProtocol, Action, Listener, Pool, Route, Source, Topology, Transport};
 use crate::validate::{published_names, Published};
@@ -30,6 +31,8 @@ pub struct Plan {
     /// The http(s) listeners' route tables, the routes' rules with their
     /// zones and pools resolved, and where plain HTTP redirects.
     pub web: Web,
+    /// Which view answers each zone, and what each view publishes.
+    pub dns: DnsViews,
 }
 
 /// The accept decision for one client of one listener: see [`Plan::accept`].
@@ -122,11 +125,12 @@ impl Plan {
             .collect();
         let published = published_names(&topology);
         let acl = Acl::new(rules);
-        let web = Web::compile(&topology, |name| {
-            zone_names.iter().position(|z| z == name).map(|i| ZoneId(i as u16))
-        });
+        let zone_id = |name: &str| zone_names.iter().position(|z| z == name).map(|i| ZoneId(i as u16));
+        let web = Web::compile(&topology, zone_id);
+        let dns = DnsViews::compile(&topology, &published, zone_id);
         Plan {
             web,
+            dns,
             zones,
             zone_names,
             acl_hits: acl.counters(),

@@ -78,13 +78,16 @@ pub(super) enum Resolved {
     },
 }
 
+/// The view that answers `zone`, as the DNS server picks it
+/// (`Plan::dns`).
 fn view_of<'p>(plan: &'p Plan, zone: &str) -> Option<&'p DnsView> {
+    let answers = plan.dns.of(plan.zone_id(zone)?)?;
     plan.topology
         .dns
         .as_ref()?
         .views
         .iter()
-        .find(|v| v.zones.iter().any(|z| z.value == zone))
+        .find(|v| v.name.value == answers.name)
 }
 
 fn zones_text(p: &Published) -> String {
@@ -145,7 +148,7 @@ pub(super) fn resolve(plan: &Plan, zone: ZoneId, name: &str, transport: Transpor
     if let Some(p) = all.iter().filter(fits).filter(served).find(|p| p.admits(zone_name)) {
         let l = listener(plan, p);
         details.insert(0, format!("published to zone {zone_name} on {}", via(plan, p)));
-        let denial = dns_denial(plan, zone_name, name, &all);
+        let denial = dns_denial(plan, zone_name, name);
         let summary = answer(name, l.address.value, &view_text, denial.is_some());
         return Resolved::Address {
             address: l.address.value,
@@ -191,7 +194,7 @@ pub(super) fn resolve(plan: &Plan, zone: ZoneId, name: &str, transport: Transpor
             "following {} to show what gatehouse does there",
             l.address.value
         ));
-        let denial = dns_denial(plan, zone_name, name, &all);
+        let denial = dns_denial(plan, zone_name, name);
         let summary = answer(name, l.address.value, &view_text, denial.is_some());
         return Resolved::Address {
             address: l.address.value,
@@ -250,7 +253,7 @@ fn listener<'p>(plan: &'p Plan, p: &Published) -> &'p Listener {
 
 /// Why the client's view has no address for the name, when it has none: no
 /// zone of the view is admitted on any listener that publishes it.
-fn dns_denial(plan: &Plan, zone: &str, name: &str, all: &[&Published]) -> Option<(Effect, String)> {
+fn dns_denial(plan: &Plan, zone: &str, name: &str) -> Option<(Effect, String)> {
     // Without a [dns] section gatehouse answers nothing, and denies nothing here.
     plan.topology.dns.as_ref()?;
     let Some(view) = view_of(plan, zone) else {
@@ -259,10 +262,11 @@ fn dns_denial(plan: &Plan, zone: &str, name: &str, all: &[&Published]) -> Option
             format!("zone {zone} is in no DNS view, so its queries are refused"),
         ));
     };
-    let visible = all
-        .iter()
-        .filter(|p| p.listener.is_some())
-        .any(|p| view.zones.iter().any(|z| p.admits(&z.value)));
+    // What the DNS server answers in that view (`Plan::dns`).
+    let visible = plan
+        .zone_id(zone)
+        .and_then(|z| plan.dns.of(z))
+        .is_some_and(|v| v.addresses.contains_key(name));
     (!visible).then(|| {
         (
             Effect::NoAnswer,
