@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::access::AccessRecord;
+use crate::activity::Activity;
 use crate::backend::BackendConn;
-use crate::body::Activity;
 use crate::ctx::{ConnCtx, Pinned};
+use crate::shared::Shared;
 use crate::upstream::Target;
-use crate::Shared;
 
 /// Where a backend connection goes when its exchange completes cleanly.
 pub(crate) enum AfterUse {

@@ -5,16 +5,15 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::access::{dash, AccessRecord};
 use crate::backend::BackendConn;
-use crate::body::{ClientBody, ProxyBody};
 use crate::client::{Client, Origin};
 use crate::headers::ClientHeaders;
+use crate::shared::Shared;
 use crate::state::{ListenerState, PlanState};
 use crate::upstream::Target;
-use crate::Shared;
 
 /// The backend connection a client connection is pinned to.
 pub(crate) struct Pinned {
@@ -72,26 +71,6 @@ impl ConnCtx {
             user: None,
             outcome: None,
         }
-    }
-
-    /// Logs a request gatehouse answered itself, before the forward phase:
-    /// the log counts the page's bytes, which is what was sent.
-    pub(crate) fn log_answer(
-        &self,
-        client: &Client,
-        req: &http::Request<ClientBody>,
-        route: Arc<str>,
-        resp: &http::Response<ProxyBody>,
-        why: &'static str,
-        started: Instant,
-    ) {
-        use hyper::body::Body;
-        let host = crate::routing::request_host(req).unwrap_or_else(crate::access::dash);
-        let mut r = self.record(client, req.method(), host, route, resp.status().as_u16());
-        r.outcome = Some(why);
-        r.duration = started.elapsed();
-        r.bytes_out = resp.body().size_hint().exact().unwrap_or(0);
-        self.shared.access_log.log(&r);
     }
 }
 

@@ -27,12 +27,14 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-use crate::body::{BoxError, ClientBody, ProxyBody};
+use crate::body::ProxyBody;
 use crate::client::{forwarded_chain, forwarded_client, Client, Origin};
 use crate::ctx::ConnCtx;
+use crate::error::BoxError;
 use crate::forward;
 use crate::pages;
 use crate::pages::page;
+use crate::request_body::ClientBody;
 use crate::routing::{request_host, CompiledRoute};
 use crate::state::{ListenerState, PlanState};
 
@@ -246,29 +248,57 @@ pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> H
         Ok(client) => client,
         Err(denied) => {
             let resp = page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
-            ctx.log_answer(&denied, &req, crate::access::dash(), &resp, "client denied", started);
+            log_answer(
+                &ctx,
+                &denied,
+                &req,
+                crate::access::dash(),
+                &resp,
+                "client denied",
+                started,
+            );
             return Handling::Answered(Some(resp));
         }
     };
     if let Err(why) = crate::routing::normalise_path(&mut req) {
         let resp = page(http::StatusCode::BAD_REQUEST, crate::pages::negotiate(req.headers()));
-        ctx.log_answer(&client, &req, crate::access::dash(), &resp, why.as_str(), started);
+        log_answer(&ctx, &client, &req, crate::access::dash(), &resp, why.as_str(), started);
         return Handling::Answered(Some(resp));
     }
     match route(&ctx, &client, &req) {
         Routed::Respond(resp, why) => {
-            ctx.log_answer(&client, &req, crate::access::dash(), &resp, why, started);
+            log_answer(&ctx, &client, &req, crate::access::dash(), &resp, why, started);
             Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {
             if let Some((resp, why)) = admit(&ctx, &client, &route, &req) {
                 let resp = route.with_hsts(resp);
-                ctx.log_answer(&client, &req, route.name.clone(), &resp, why, started);
+                log_answer(&ctx, &client, &req, route.name.clone(), &resp, why, started);
                 return Handling::Answered(Some(resp));
             }
             Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))
         }
     }
+}
+
+/// Logs a request gatehouse answered itself, before the forward phase:
+/// the log counts the page's bytes, which is what was sent.
+fn log_answer(
+    ctx: &ConnCtx,
+    client: &Client,
+    req: &http::Request<ClientBody>,
+    route: Arc<str>,
+    resp: &http::Response<ProxyBody>,
+    why: &'static str,
+    started: Instant,
+) {
+    use hyper::body::Body;
+    let host = crate::routing::request_host(req).unwrap_or_else(crate::access::dash);
+    let mut r = ctx.record(client, req.method(), host, route, resp.status().as_u16());
+    r.outcome = Some(why);
+    r.duration = started.elapsed();
+    r.bytes_out = resp.body().size_hint().exact().unwrap_or(0);
+    ctx.shared.access_log.log(&r);
 }
 
 /// A request past its early phases: answered already, or being forwarded.

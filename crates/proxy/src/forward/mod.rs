@@ -34,21 +34,26 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 
 use crate::access::AccessRecord;
+use crate::activity::Activity;
 use crate::affinity::strip_cookie;
 use crate::backend::{BackendBody, Failure, Upload};
-use crate::body::{Activity, BoxError, ClientBody, ProxyBody, RequestBody, UpstreamBody};
+use crate::body::{ProxyBody, UpstreamBody};
 use crate::client::Client;
 use crate::completion::{AfterUse, Completion};
 use crate::ctx::ConnCtx;
+use crate::error::{BoxError, TimedOut};
 use crate::headers::{
     is_connection_auth, strip_client_supplied, strip_hop_by_hop, strip_underscored, ForwardedFor, Rendered,
 };
-use crate::members::{choose, label, Choice, Via};
 use crate::pages;
 use crate::pages::page;
+use crate::request_body::{ClientBody, RequestBody};
 use crate::routing::CompiledRoute;
 use crate::state::BackendPool;
 use crate::wire::RequestHead;
+use pick::{choose, label, Choice, Via};
+
+mod pick;
 
 fn http11_required() -> BoxError {
     Box::new(h2::Error::from(h2::Reason::HTTP_1_1_REQUIRED))
@@ -266,7 +271,7 @@ pub(crate) fn forward(
                             attempts += 1;
                             continue;
                         }
-                        Failure::ClientBody(e) if e.is::<crate::body::TimedOut>() => {
+                        Failure::ClientBody(e) if e.is::<TimedOut>() => {
                             return pending.answer(
                                 StatusCode::REQUEST_TIMEOUT,
                                 "client body read timeout",
@@ -406,7 +411,7 @@ pub(crate) fn forward(
 /// including the forward phase being dropped because the client went away
 /// (logged with status 499, as nginx does).
 struct Unanswered {
-    shared: Arc<crate::Shared>,
+    shared: Arc<crate::shared::Shared>,
     started: Instant,
     /// Until logged here or handed to the exchange. Boxed, as it moves
     /// into the exchange, and this waits in every request's future.
