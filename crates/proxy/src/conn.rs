@@ -30,6 +30,7 @@ use crate::error::BoxError;
 use crate::guard::SmugglingGuard;
 use crate::headers::ClientHeaders;
 use crate::linger::Linger;
+use crate::log::AccessGuard;
 use crate::phases::{self, handle, Handling};
 use crate::request_body::ClientBody;
 use crate::shared::Shared;
@@ -168,7 +169,7 @@ where
             } else {
                 why
             };
-            ctx.log_unparsed(status, why);
+            AccessGuard::refused(ctx.clone(), status, why);
         }
     }
     // Dropping the context drops a pinned backend connection with it.

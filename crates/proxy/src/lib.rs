@@ -60,6 +60,7 @@ mod guard;
 mod h2server;
 pub mod headers;
 mod linger;
+mod log;
 mod members;
 pub mod pages;
 pub mod phases;

@@ -32,6 +32,7 @@ use crate::client::{forwarded_chain, forwarded_client, Client, Origin};
 use crate::ctx::ConnCtx;
 use crate::error::BoxError;
 use crate::forward;
+use crate::log::AccessGuard;
 use crate::pages;
 use crate::pages::page;
 use crate::request_body::ClientBody;
@@ -241,64 +242,43 @@ fn redirect<B>(ctx: &ConnCtx, req: &Request<B>, host: &str) -> Response<ProxyBod
 }
 
 /// One request, phase by phase (see [`crate::phases`]). The phases up to
-/// admit run here and now; only forwarding waits.
+/// admit run here and now; only forwarding waits. The request's access
+/// guard is made first and goes wherever the request goes, so that every
+/// way out of here or of forwarding writes its one record.
 pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> Handling {
-    let started = Instant::now();
-    let client = match client(&ctx, &req) {
+    let mut log = AccessGuard::new(ctx, req.method(), Instant::now());
+    let client = match client(log.ctx(), &req) {
         Ok(client) => client,
         Err(denied) => {
+            log.client(&denied);
             let resp = page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
-            log_answer(
-                &ctx,
-                &denied,
-                &req,
-                crate::access::dash(),
-                &resp,
-                "client denied",
-                started,
-            );
+            log.answered(&req, &resp, "client denied");
             return Handling::Answered(Some(resp));
         }
     };
+    log.client(&client);
     if let Err(why) = crate::routing::normalise_path(&mut req) {
         let resp = page(http::StatusCode::BAD_REQUEST, crate::pages::negotiate(req.headers()));
-        log_answer(&ctx, &client, &req, crate::access::dash(), &resp, why.as_str(), started);
+        log.answered(&req, &resp, why.as_str());
         return Handling::Answered(Some(resp));
     }
-    match route(&ctx, &client, &req) {
+    match route(log.ctx(), &client, &req) {
         Routed::Respond(resp, why) => {
-            log_answer(&ctx, &client, &req, crate::access::dash(), &resp, why, started);
+            log.answered(&req, &resp, why);
             Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {
-            if let Some((resp, why)) = admit(&ctx, &client, &route, &req) {
+            log.routed(route.name.clone(), host.clone());
+            if let Some((resp, why)) = admit(log.ctx(), &client, &route, &req) {
                 let resp = route.with_hsts(resp);
-                log_answer(&ctx, &client, &req, route.name.clone(), &resp, why, started);
+                log.answered(&req, &resp, why);
                 return Handling::Answered(Some(resp));
             }
-            Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))
+            // Boxed: the guard waits in the forward phase's future, which
+            // must stay small, and moves on into the response body.
+            Handling::Forwarding(Box::pin(forward::forward(Box::new(log), client, route, host, req)))
         }
     }
-}
-
-/// Logs a request gatehouse answered itself, before the forward phase:
-/// the log counts the page's bytes, which is what was sent.
-fn log_answer(
-    ctx: &ConnCtx,
-    client: &Client,
-    req: &http::Request<ClientBody>,
-    route: Arc<str>,
-    resp: &http::Response<ProxyBody>,
-    why: &'static str,
-    started: Instant,
-) {
-    use hyper::body::Body;
-    let host = crate::routing::request_host(req).unwrap_or_else(crate::access::dash);
-    let mut r = ctx.record(client, req.method(), host, route, resp.status().as_u16());
-    r.outcome = Some(why);
-    r.duration = started.elapsed();
-    r.bytes_out = resp.body().size_hint().exact().unwrap_or(0);
-    ctx.shared.access_log.log(&r);
 }
 
 /// A request past its early phases: answered already, or being forwarded.

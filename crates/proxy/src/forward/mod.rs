@@ -28,12 +28,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use gatehouse_model::topology::Affinity;
-use gatehouse_runtime::MemberGuard;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 
-use crate::access::AccessRecord;
 use crate::activity::Activity;
 use crate::affinity::strip_cookie;
 use crate::backend::{BackendBody, Failure, Upload};
@@ -45,6 +43,7 @@ use crate::error::{BoxError, TimedOut};
 use crate::headers::{
     is_connection_auth, strip_client_supplied, strip_hop_by_hop, strip_underscored, ForwardedFor, Rendered,
 };
+use crate::log::AccessGuard;
 use crate::pages;
 use crate::pages::page;
 use crate::request_body::{ClientBody, RequestBody};
@@ -76,12 +75,11 @@ fn idempotent(m: &Method) -> bool {
 /// small bins, while larger blocks go through its sorted large bins,
 /// which cost 500 instructions more per request (bench/http/NOTES.md).
 pub(crate) fn forward(
-    ctx: Arc<ConnCtx>,
+    mut log: Box<AccessGuard>,
     client: Client,
     route: Arc<CompiledRoute>,
     host: Arc<str>,
     mut req: Request<ClientBody>,
-    started: Instant,
 ) -> impl Future<Output = Result<Response<ProxyBody>, BoxError>> + Send {
     let lang = pages::negotiate(req.headers());
     let wants_pin = req
@@ -89,24 +87,14 @@ pub(crate) fn forward(
         .get_all(header::AUTHORIZATION)
         .iter()
         .any(is_connection_auth);
-    let refused_upgrade = crate::tunnel::refusal(req.headers(), ctx.h2, route.websocket);
-    let upgrade = refused_upgrade.is_none() && !ctx.h2 && req.headers().contains_key(header::UPGRADE);
+    let h2 = log.ctx().h2;
+    let refused_upgrade = crate::tunnel::refusal(req.headers(), h2, route.websocket);
+    let upgrade = refused_upgrade.is_none() && !h2 && req.headers().contains_key(header::UPGRADE);
     let client_upgrade: Option<OnUpgrade> = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
-    let mut pending = Unanswered {
-        shared: ctx.shared.clone(),
-        started,
-        record: Some(Box::new(ctx.record(
-            &client,
-            &parts.method,
-            host.clone(),
-            route.name.clone(),
-            0,
-        ))),
-        holding: None,
-    };
+    let started = log.started();
     let activity = Activity::new(started);
-    let body_timeout = ctx.plan.config.client_body_timeout.unwrap_or(route.idle_timeout);
+    let body_timeout = log.ctx().plan.config.client_body_timeout.unwrap_or(route.idle_timeout);
     let mut upload = Upload::new(RequestBody::new(
         (!hyper::body::Body::is_end_stream(&body)).then_some(body),
         activity.clone(),
@@ -117,17 +105,19 @@ pub(crate) fn forward(
     // Fields of `ctx` and `backend` are named in full where used: a local
     // for one would keep room of its own in this future.
     async move {
+        let ctx: &ConnCtx = &log.ctx;
         let state = &ctx.plan;
         let pool_index = route.pool_index.unwrap_or(usize::MAX);
         let (Some(pool), Some(backend)) = (state.plan.topology.pools.get(pool_index), state.pools.get(pool_index))
         else {
-            return pending.answer(StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang, &route);
+            return answer(log, StatusCode::SERVICE_UNAVAILABLE, "pool missing", lang, &route);
         };
         if let Some(why) = refused_upgrade {
-            return pending.answer(StatusCode::BAD_REQUEST, why, lang, &route);
+            return answer(log, StatusCode::BAD_REQUEST, why, lang, &route);
         }
         if wants_pin && ctx.h2 {
-            pending.log(0, "NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
+            log.finish(0, "NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED");
+            drop(log);
             return Err(http11_required());
         }
         let cookie_member = match route.affinity {
@@ -188,22 +178,25 @@ pub(crate) fn forward(
                 mut via,
                 mut conn,
                 guard,
-            }) = choose(&ctx, pool, &route, &sni, addr, cookie_member, &tried)
+            }) = choose(ctx, pool, &route, &sni, addr, cookie_member, &tried)
             else {
                 let (status, why) = if tried.is_empty() {
                     (StatusCode::SERVICE_UNAVAILABLE, "no member available")
                 } else {
                     (StatusCode::BAD_GATEWAY, "no member reachable")
                 };
-                return pending.answer(status, why, lang, &route);
+                return answer(log, status, why, lang, &route);
             };
             if conn.is_none() && !wants_pin {
-                conn = ctx.shared.upstreams.take(&target, pending.started);
+                conn = ctx.shared.upstreams.take(&target, started);
                 if conn.is_some() {
                     via = Via::Pooled;
                 }
             }
-            pending.rec().member = label(guard.member(), &target, route.backend_port);
+            log.member = Some(label(guard.member(), &target, route.backend_port));
+            // The count on the member whose connection is in use: a local,
+            // so that a forward phase dropped mid-way releases the member
+            // before the guard (captured, dropped last) writes the record.
             let mut hold = Some(guard);
             // Kept in one `Option`: a second variable for the connection
             // would keep room for it twice in this future.
@@ -216,7 +209,7 @@ pub(crate) fn forward(
                     match Box::pin(ctx.shared.upstreams.connect(&target, tls, route.connect_timeout)).await {
                         Ok(c) => Some(c),
                         Err(e) => {
-                            tracing::warn!(route = %route.name, member = %pending.rec().member, "{e}");
+                            tracing::warn!(route = %route.name, member = %log.member_name(), "{e}");
                             if let Some(h) = hold.take() {
                                 h.connect_failed("the reverse proxy could not connect");
                                 tried.push(h.member().name().clone());
@@ -227,7 +220,7 @@ pub(crate) fn forward(
                                     crate::upstream::ConnectError::Timeout => StatusCode::GATEWAY_TIMEOUT,
                                     _ => StatusCode::BAD_GATEWAY,
                                 };
-                                return pending.answer(status, "connect failed", lang, &route);
+                                return answer(log, status, "connect failed", lang, &route);
                             }
                             continue;
                         }
@@ -240,7 +233,6 @@ pub(crate) fn forward(
             if let Some(h) = hold.as_ref() {
                 h.connect_succeeded();
             }
-            pending.holding = hold;
             open.start(&head, &mut upload);
             let answered = {
                 let mut timer = pin!(tokio::time::sleep_until(
@@ -257,14 +249,14 @@ pub(crate) fn forward(
             let head = match answered {
                 Ok(Ok(head)) => head,
                 Ok(Err(failure)) => {
-                    let failed = pending.holding.take();
+                    let failed = hold.take();
                     match failure {
                         // A reused connection that died while idle: nothing was
                         // sent and nothing of the body read, so go again (a pin
                         // is dropped with it). A new one counts as an attempt.
                         Failure::NotSent(_) if !matches!(via, Via::New) => continue,
                         Failure::NotSent(_) if idempotent(head.method) && attempts < state.config.retries => {
-                            tracing::debug!(route = %route.name, member = %pending.rec().member, "new backend connection failed before sending; retrying");
+                            tracing::debug!(route = %route.name, member = %log.member_name(), "new backend connection failed before sending; retrying");
                             if let Some(h) = failed {
                                 tried.push(h.member().name().clone());
                             }
@@ -272,7 +264,8 @@ pub(crate) fn forward(
                             continue;
                         }
                         Failure::ClientBody(e) if e.is::<TimedOut>() => {
-                            return pending.answer(
+                            return answer(
+                                log,
                                 StatusCode::REQUEST_TIMEOUT,
                                 "client body read timeout",
                                 lang,
@@ -281,17 +274,17 @@ pub(crate) fn forward(
                         }
                         Failure::ClientBody(e) => {
                             tracing::debug!(route = %route.name, "client request body failed: {e}");
-                            return pending.answer(StatusCode::BAD_REQUEST, "client body failed", lang, &route);
+                            return answer(log, StatusCode::BAD_REQUEST, "client body failed", lang, &route);
                         }
                         other => {
-                            tracing::warn!(route = %route.name, member = %pending.rec().member, "backend request failed: {other}");
-                            return pending.answer(StatusCode::BAD_GATEWAY, "backend request failed", lang, &route);
+                            tracing::warn!(route = %route.name, member = %log.member_name(), "backend request failed: {other}");
+                            return answer(log, StatusCode::BAD_GATEWAY, "backend request failed", lang, &route);
                         }
                     }
                 }
                 Err(what) => {
-                    pending.release();
-                    return pending.answer(StatusCode::GATEWAY_TIMEOUT, what, lang, &route);
+                    drop(hold.take());
+                    return answer(log, StatusCode::GATEWAY_TIMEOUT, what, lang, &route);
                 }
             };
 
@@ -308,20 +301,21 @@ pub(crate) fn forward(
                     .iter()
                     .any(is_connection_auth);
             if backend_wants_pin && ctx.h2 {
-                pending.release();
-                pending.log(
+                drop(hold.take());
+                log.finish(
                     status.as_u16(),
                     "backend asks NTLM/Negotiate over HTTP/2: HTTP_1_1_REQUIRED",
                 );
+                drop(log);
                 return Err(http11_required());
             }
             let tunnel = upgrade
                 && status == StatusCode::SWITCHING_PROTOCOLS
                 && crate::tunnel::switched_to_websocket(&head.headers);
             if status == StatusCode::SWITCHING_PROTOCOLS && !tunnel {
-                pending.release();
-                tracing::warn!(route = %route.name, member = %pending.rec().member, "backend switched protocols unasked");
-                return pending.answer(StatusCode::BAD_GATEWAY, "unasked 101 from backend", lang, &route);
+                drop(hold.take());
+                tracing::warn!(route = %route.name, member = %log.member_name(), "backend switched protocols unasked");
+                return answer(log, StatusCode::BAD_GATEWAY, "unasked 101 from backend", lang, &route);
             }
             let pin = wants_pin || backend_wants_pin || matches!(via, Via::Pinned);
             let (inner, after) = if tunnel {
@@ -335,11 +329,7 @@ pub(crate) fn forward(
                 }
                 (BackendBody::none(), AfterUse::Close)
             } else if pin {
-                let after = AfterUse::Pin {
-                    ctx: ctx.clone(),
-                    target,
-                    member,
-                };
+                let after = AfterUse::Pin { target, member };
                 (BackendBody::new(conn, &head, upload), after)
             } else {
                 (BackendBody::new(conn, &head, upload), AfterUse::Pool(target))
@@ -352,7 +342,7 @@ pub(crate) fn forward(
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             if route.affinity == Affinity::Cookie && cookie_member != Some(member) {
-                if let Some(h) = &pending.holding {
+                if let Some(h) = &hold {
                     headers.append(
                         header::SET_COOKIE,
                         ctx.shared
@@ -362,20 +352,9 @@ pub(crate) fn forward(
                 }
             }
             // From here the exchange logs the request and releases the member.
-            let hold = pending.holding.take();
-            let Some(mut record) = pending.record.take() else {
-                unreachable!("the record is logged only on return");
-            };
-            record.status = status.as_u16();
-            record.pinned = pin;
-            if tunnel {
-                record.outcome = Some("upgraded");
-            }
+            log.responded(status.as_u16(), pin, tunnel.then_some("upgraded"), activity.clone());
             let completion = Completion {
-                shared: ctx.shared.clone(),
-                record,
-                started: pending.started,
-                activity: activity.clone(),
+                log,
                 hold,
                 after,
                 conn: None,
@@ -406,56 +385,17 @@ pub(crate) fn forward(
     }
 }
 
-/// A request the forward phase has not answered yet. Whatever ends it
-/// early logs it once and releases the member it holds in its pool,
-/// including the forward phase being dropped because the client went away
-/// (logged with status 499, as nginx does).
-struct Unanswered {
-    shared: Arc<crate::shared::Shared>,
-    started: Instant,
-    /// Until logged here or handed to the exchange. Boxed, as it moves
-    /// into the exchange, and this waits in every request's future.
-    record: Option<Box<AccessRecord>>,
-    /// The count on the member whose connection is in use.
-    holding: Option<MemberGuard>,
-}
-
-impl Unanswered {
-    fn rec(&mut self) -> &mut AccessRecord {
-        self.record.get_or_insert_with(|| unreachable!("used after logging"))
-    }
-
-    fn release(&mut self) {
-        drop(self.holding.take());
-    }
-
-    /// Answers with gatehouse's own page, and logs why.
-    fn answer(
-        &mut self,
-        status: StatusCode,
-        why: &'static str,
-        lang: pages::Lang,
-        route: &CompiledRoute,
-    ) -> Result<Response<ProxyBody>, BoxError> {
-        self.log(status.as_u16(), why);
-        Ok(route.with_hsts(page(status, lang)))
-    }
-
-    fn log(&mut self, status: u16, why: &'static str) {
-        if let Some(mut r) = self.record.take() {
-            r.status = status;
-            r.outcome = Some(why);
-            r.duration = self.started.elapsed();
-            self.shared.access_log.log(&r);
-        }
-    }
-}
-
-impl Drop for Unanswered {
-    fn drop(&mut self) {
-        self.release();
-        self.log(499, "client went away");
-    }
+/// Answers with gatehouse's own page, and logs why.
+fn answer(
+    mut log: Box<AccessGuard>,
+    status: StatusCode,
+    why: &'static str,
+    lang: pages::Lang,
+    route: &CompiledRoute,
+) -> Result<Response<ProxyBody>, BoxError> {
+    log.finish(status.as_u16(), why);
+    drop(log);
+    Ok(route.with_hsts(page(status, lang)))
 }
 
 /// The server name to send to a pool that re-encrypts: the configured one,
