@@ -40,6 +40,20 @@ pub(crate) struct Completion {
     pub outcome: Option<&'static str>,
 }
 
+impl Completion {
+    /// The exchange whose response head came, holding `hold` on its member.
+    pub fn new(log: Box<AccessGuard>, hold: Option<gatehouse_runtime::MemberGuard>, after: AfterUse) -> Self {
+        Completion {
+            log,
+            hold,
+            after,
+            conn: None,
+            completed: false,
+            outcome: None,
+        }
+    }
+}
+
 impl Drop for Completion {
     fn drop(&mut self) {
         let now = Instant::now();

@@ -9,9 +9,12 @@
 //! | client    | [`client`]                     | 403 (the request's client is denied)          |
 //! | route     | [`route`]                      | 400, 421, 404, or a redirect to HTTPS         |
 //! | admit     | [`admit`]                      | 403 (`deny`), 503 (pre-auth not enforced)     |
-//! | pick      | [`crate::forward::forward`]    | 503 when the pool has no usable member        |
+//! | pick      | [`crate::forward::forward`] (its `pick` step) | 503 when the pool has no usable member |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
-//! | log       | [`crate::completion::Completion`] | never: it runs on every outcome               |
+//! | log       | [`crate::log::AccessGuard`]    | never: it runs on every outcome               |
+//!
+//! The forward phase's own steps (request, pick, connect, exchange, pin,
+//! response) are listed in [`crate::forward`].
 
 use std::future::Future;
 use std::net::IpAddr;

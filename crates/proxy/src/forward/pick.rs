@@ -8,6 +8,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use gatehouse_model::topology::{Affinity, Pool as ModelPool};
 use gatehouse_runtime::pool::client_hash;
@@ -16,7 +17,53 @@ use gatehouse_runtime::{Member, MemberGuard, PickContext};
 use crate::backend::BackendConn;
 use crate::ctx::{ConnCtx, Pinned};
 use crate::routing::CompiledRoute;
+use crate::state::BackendPool;
 use crate::upstream::Target;
+
+/// The route's pool in the client connection's plan: the members as the
+/// topology names them, and how they are reached. `None` when the route
+/// names no pool of the plan (503).
+pub(crate) fn pool<'a>(ctx: &'a ConnCtx, route: &CompiledRoute) -> Option<(&'a ModelPool, &'a BackendPool)> {
+    let state = &ctx.plan;
+    let index = route.pool_index.unwrap_or(usize::MAX);
+    Some((state.plan.topology.pools.get(index)?, state.pools.get(index)?))
+}
+
+/// The member the request's affinity cookie names, on routes with cookie
+/// affinity: checked before the cookie is stripped from the request.
+pub(crate) fn cookie_member(
+    ctx: &ConnCtx,
+    route: &CompiledRoute,
+    pool: &ModelPool,
+    headers: &http::HeaderMap,
+) -> Option<usize> {
+    match route.affinity {
+        Affinity::Cookie => ctx
+            .shared
+            .members
+            .with_pool(&pool.name.value, |m| ctx.shared.signer.member_from(headers, pool, m))
+            .flatten(),
+        _ => None,
+    }
+}
+
+/// Takes an idle pooled connection to the chosen member, unless the choice
+/// brought its pinned one or the request pins a new one. `now` is the
+/// caller's recent reading of the clock.
+pub(crate) fn reuse_pooled(ctx: &ConnCtx, choice: &mut Choice, wants_pin: bool, now: Instant) {
+    if choice.conn.is_none() && !wants_pin {
+        choice.conn = ctx.shared.upstreams.take(&choice.target, now);
+        if choice.conn.is_some() {
+            choice.via = Via::Pooled;
+        }
+    }
+}
+
+/// Whether the response sets the affinity cookie: on routes with cookie
+/// affinity, when the cookie did not already name the member that answered.
+pub(crate) fn sets_cookie(route: &CompiledRoute, cookie_member: Option<usize>, member: usize) -> bool {
+    route.affinity == Affinity::Cookie && cookie_member != Some(member)
+}
 
 /// How a backend connection was obtained.
 pub(crate) enum Via {
