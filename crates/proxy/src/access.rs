@@ -1,6 +1,6 @@
 //! The access record and where it goes: one line per request, written by
-//! the log phase ([`crate::completion`]) or by whatever answers a request
-//! before it ([`crate::ctx::ConnCtx`]).
+//! the log phase ([`crate::log::AccessGuard`]) on every way a request
+//! ends.
 
 use std::net::IpAddr;
 use std::sync::Arc;

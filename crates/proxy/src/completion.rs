@@ -1,44 +1,35 @@
-//! The *log* phase: one access-log line per request, on every outcome, and
-//! the clean-up that must happen however an exchange ends.
+//! What must happen however an exchange with a backend ends, once its
+//! response head came: the clean-up before the log phase writes the record.
 //!
 //! A [`Completion`] travels with the response body. When it is dropped (the
 //! body ended, failed, timed out, or the client went away) it gives the
 //! backend connection back to its pool, or to the client connection it is
-//! pinned to, if the exchange completed cleanly,
-//! releases the member in its pool, and writes the access record.
+//! pinned to, if the exchange completed cleanly, releases the member in its
+//! pool, and then lets go of the request's [`AccessGuard`], which writes
+//! the record.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
-use crate::access::AccessRecord;
 use crate::backend::BackendConn;
-use crate::body::Activity;
-use crate::ctx::{ConnCtx, Pinned};
+use crate::ctx::Pinned;
+use crate::log::AccessGuard;
 use crate::upstream::Target;
-use crate::Shared;
 
 /// Where a backend connection goes when its exchange completes cleanly.
 pub(crate) enum AfterUse {
     /// To the idle pool, for anyone's next request.
     Pool(Target),
-    /// Back to the one client connection it is pinned to (NTLM/Negotiate).
-    Pin {
-        ctx: Arc<ConnCtx>,
-        target: Target,
-        member: usize,
-    },
+    /// Back to the one client connection it is pinned to (NTLM/Negotiate):
+    /// the one the access guard's request came on.
+    Pin { target: Target, member: usize },
     /// Closed: it carried a tunnel, or cannot be trusted with another request.
     Close,
 }
 
 /// What must happen when an exchange ends; see the module docs.
 pub(crate) struct Completion {
-    pub shared: Arc<Shared>,
-    pub record: Box<AccessRecord>,
-    pub started: Instant,
-    /// Bytes moved each way, counted by the bodies.
-    pub activity: Arc<Activity>,
+    /// The request's record, written when this is dropped, after the rest.
+    pub log: Box<AccessGuard>,
     /// The member's count of this exchange, released when the exchange ends.
     pub hold: Option<gatehouse_runtime::MemberGuard>,
     /// Where the backend connection goes after a clean completion.
@@ -49,26 +40,36 @@ pub(crate) struct Completion {
     pub outcome: Option<&'static str>,
 }
 
+impl Completion {
+    /// The exchange whose response head came, holding `hold` on its member.
+    pub fn new(log: Box<AccessGuard>, hold: Option<gatehouse_runtime::MemberGuard>, after: AfterUse) -> Self {
+        Completion {
+            log,
+            hold,
+            after,
+            conn: None,
+            completed: false,
+            outcome: None,
+        }
+    }
+}
+
 impl Drop for Completion {
     fn drop(&mut self) {
         let now = Instant::now();
         if let (true, Some(conn)) = (self.completed, self.conn.take()) {
+            let ctx = self.log.ctx();
             match std::mem::replace(&mut self.after, AfterUse::Close) {
-                AfterUse::Pool(target) => self.shared.upstreams.put(target, conn, now),
-                AfterUse::Pin { ctx, target, member } => {
+                AfterUse::Pool(target) => ctx.shared.upstreams.put(target, conn, now),
+                AfterUse::Pin { target, member } => {
                     *ctx.pinned.lock().unwrap_or_else(|e| e.into_inner()) = Some(Pinned { target, member, conn });
                 }
                 AfterUse::Close => {}
             }
         }
         drop(self.hold.take());
-        let r = &mut self.record;
-        r.bytes_in = self.activity.bytes_in.load(Ordering::Relaxed);
-        r.bytes_out = self.activity.bytes_out.load(Ordering::Relaxed);
-        r.duration = now.saturating_duration_since(self.started);
-        if !self.completed && r.outcome.is_none() {
-            r.outcome = Some(self.outcome.unwrap_or("client went away"));
-        }
-        self.shared.access_log.log(r);
+        let why = (!self.completed).then(|| self.outcome.unwrap_or("client went away"));
+        self.log.ended(now, why);
+        // `log` is dropped next, with the other fields: the record is written.
     }
 }

@@ -11,7 +11,7 @@ use gatehouse_model::decode::defaults;
 use gatehouse_model::topology::BackendVerify as ModelVerify;
 use gatehouse_model::Plan;
 
-use crate::ProxyError;
+use crate::error::ProxyError;
 
 /// Settings for the whole proxy. `ProxyConfig::default()` is safe for
 /// production: TLS-free backends only where asked, bounded client timeouts.

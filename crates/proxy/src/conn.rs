@@ -22,16 +22,19 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::body::{BoxError, ClientBody, ProxyBody};
+use crate::body::ProxyBody;
 use crate::client::{read_proxy_header, Origin};
 use crate::coalesce::Coalesce;
 use crate::ctx::{drive, ConnCtx};
+use crate::error::BoxError;
 use crate::guard::SmugglingGuard;
 use crate::headers::ClientHeaders;
 use crate::linger::Linger;
+use crate::log::AccessGuard;
 use crate::phases::{self, handle, Handling};
+use crate::request_body::ClientBody;
+use crate::shared::Shared;
 use crate::state::{ListenerState, PlanState};
-use crate::Shared;
 
 /// What the accept loop decided about a connection.
 pub(crate) enum Accepted {
@@ -166,7 +169,7 @@ where
             } else {
                 why
             };
-            ctx.log_unparsed(status, why);
+            AccessGuard::refused(ctx.clone(), status, why);
         }
     }
     // Dropping the context drops a pinned backend connection with it.

@@ -5,16 +5,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use crate::access::{dash, AccessRecord};
 use crate::backend::BackendConn;
-use crate::body::{ClientBody, ProxyBody};
-use crate::client::{Client, Origin};
+use crate::client::Origin;
 use crate::headers::ClientHeaders;
+use crate::shared::Shared;
 use crate::state::{ListenerState, PlanState};
 use crate::upstream::Target;
-use crate::Shared;
 
 /// The backend connection a client connection is pinned to.
 pub(crate) struct Pinned {
@@ -43,79 +40,6 @@ pub(crate) struct ConnCtx {
     pub client_headers: ClientHeaders,
     /// Set once NTLM/Negotiate is seen (HTTP/1.1 only).
     pub pinned: Mutex<Option<Pinned>>,
-}
-
-impl ConnCtx {
-    /// An access record for a request, before its outcome is known.
-    pub fn record(
-        &self,
-        client: &Client,
-        method: &http::Method,
-        host: Arc<str>,
-        route: Arc<str>,
-        status: u16,
-    ) -> AccessRecord {
-        AccessRecord {
-            client: client.addr,
-            via: client.via,
-            zone: self.plan.zone_names[client.zone.0 as usize].clone(),
-            listener: self.listener.name.clone(),
-            route,
-            member: dash(),
-            method: method.clone(),
-            host,
-            status,
-            bytes_in: 0,
-            bytes_out: 0,
-            duration: Duration::ZERO,
-            pinned: false,
-            user: None,
-            outcome: None,
-        }
-    }
-
-    /// Logs a request gatehouse answered itself, before the forward phase:
-    /// the log counts the page's bytes, which is what was sent.
-    pub(crate) fn log_answer(
-        &self,
-        client: &Client,
-        req: &http::Request<ClientBody>,
-        route: Arc<str>,
-        resp: &http::Response<ProxyBody>,
-        why: &'static str,
-        started: Instant,
-    ) {
-        use hyper::body::Body;
-        let host = crate::routing::request_host(req).unwrap_or_else(crate::access::dash);
-        let mut r = self.record(client, req.method(), host, route, resp.status().as_u16());
-        r.outcome = Some(why);
-        r.duration = started.elapsed();
-        r.bytes_out = resp.body().size_hint().exact().unwrap_or(0);
-        self.shared.access_log.log(&r);
-    }
-}
-
-impl ConnCtx {
-    /// Logs a request refused before it was a request: its head did not
-    /// parse, or its framing was ambiguous. Method, host and route are `-`.
-    pub(crate) fn log_unparsed(&self, status: u16, why: &'static str) {
-        let peer = self.peer.ip().to_canonical();
-        let zone = match self.origin {
-            Origin::Connection(zone) => zone,
-            // A trusted proxy's client is in the head that did not parse.
-            Origin::ForwardedFor => self.plan.plan.classify(peer),
-        };
-        let client = Client {
-            addr: self.client,
-            zone,
-            via: (self.client != peer).then_some(peer),
-            chain: None,
-        };
-        let unknown = http::Method::from_bytes(b"-").unwrap_or_default();
-        let mut r = self.record(&client, &unknown, dash(), dash(), status);
-        r.outcome = Some(why);
-        self.shared.access_log.log(&r);
-    }
 }
 
 /// Runs a client connection, starting a graceful shutdown when asked and

@@ -26,9 +26,11 @@ use hyper::body::Body;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-use crate::body::{BoxError, ClientBody, ProxyBody};
+use crate::body::ProxyBody;
 use crate::ctx::ConnCtx;
+use crate::error::BoxError;
 use crate::phases::Handling;
+use crate::request_body::ClientBody;
 
 /// hyper's HTTP/2 server settings, which gatehouse served with before.
 const STREAM_WINDOW: u32 = 1024 * 1024;

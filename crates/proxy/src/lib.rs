@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,10 +37,11 @@ use gatehouse_model::Plan;
 use gatehouse_policy::LogLimiter;
 use gatehouse_runtime::{PassiveHealth, Pools, Runtime};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod access;
+mod activity;
 mod affinity;
 mod backend;
 mod body;
@@ -50,6 +51,7 @@ mod completion;
 pub mod config;
 mod conn;
 mod ctx;
+mod error;
 mod forward;
 mod framing;
 #[doc(hidden)]
@@ -58,10 +60,13 @@ mod guard;
 mod h2server;
 pub mod headers;
 mod linger;
+mod log;
 mod members;
 pub mod pages;
 pub mod phases;
+mod request_body;
 mod routing;
+mod shared;
 mod state;
 mod tls;
 mod tunnel;
@@ -72,60 +77,11 @@ mod workers;
 
 pub use access::{AccessLog, AccessRecord, TracingAccessLog};
 pub use config::{BackendConfig, BackendTls, BackendVerify, ProxyConfig};
+pub use error::ProxyError;
 pub use warnings::{certificate_warnings, certificate_warnings_at, CertificateWarning, EXPIRY_WARNING};
 
+use shared::Shared;
 use state::PlanState;
-
-/// Why the proxy could not start or reload. The message says what to fix.
-#[derive(Debug)]
-pub enum ProxyError {
-    Certificate {
-        certificate: String,
-        message: String,
-    },
-    Listener {
-        listener: String,
-        message: String,
-    },
-    Backend {
-        pool: String,
-        message: String,
-    },
-    Bind {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
-    /// An `[http]` setting that cannot be used (an unreadable key file).
-    Settings {
-        message: String,
-    },
-}
-
-impl ProxyError {
-    pub(crate) fn certificate(name: &str, message: impl Into<String>) -> Self {
-        ProxyError::Certificate {
-            certificate: name.to_string(),
-            message: message.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for ProxyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ProxyError::Certificate { certificate, message } => write!(f, "certificate \"{certificate}\": {message}"),
-            ProxyError::Listener { listener, message } => write!(f, "listener \"{listener}\": {message}"),
-            ProxyError::Backend { pool, message } => write!(f, "backend TLS of pool \"{pool}\": {message}"),
-            ProxyError::Settings { message } => write!(f, "[http]: {message}"),
-            ProxyError::Bind { address, source } => write!(
-                f,
-                "cannot listen on {address}: {source} (is another program using the port, or is the address not on this host?)"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ProxyError {}
 
 /// How to run the proxy beyond the plan itself.
 pub struct ProxyOptions {
@@ -156,46 +112,6 @@ impl ProxyOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
-}
-
-/// Counts live client connections so that shutdown can wait for them.
-#[derive(Default)]
-pub(crate) struct Tracker {
-    live: AtomicUsize,
-    idle: Notify,
-}
-
-pub(crate) struct Live(Arc<Tracker>);
-
-impl Tracker {
-    pub fn enter(self: &Arc<Self>) -> Live {
-        self.live.fetch_add(1, Ordering::SeqCst);
-        Live(self.clone())
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        if self.0.live.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
-}
-
-/// What every connection of every plan shares.
-pub(crate) struct Shared {
-    pub members: members::Members,
-    pub access_log: Arc<dyn AccessLog>,
-    pub signer: affinity::CookieSigner,
-    pub upstreams: Arc<upstream::Upstreams>,
-    pub workers: workers::Workers,
-    pub tracker: Arc<Tracker>,
-    /// 0 running, 1 graceful shutdown, 2 close everything now.
-    pub stop: watch::Sender<u8>,
-    /// Connections from trusted proxies closed for a missing, malformed or
-    /// late PROXY header; logged through `header_log`.
-    pub bad_proxy_headers: AtomicU64,
-    pub header_log: LogLimiter,
 }
 
 /// A bound listening socket, ready for its accept loops.

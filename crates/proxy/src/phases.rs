@@ -9,9 +9,12 @@
 //! | client    | [`client`]                     | 403 (the request's client is denied)          |
 //! | route     | [`route`]                      | 400, 421, 404, or a redirect to HTTPS         |
 //! | admit     | [`admit`]                      | 403 (`deny`), 503 (pre-auth not enforced)     |
-//! | pick      | [`crate::forward::forward`]    | 503 when the pool has no usable member        |
+//! | pick      | [`crate::forward::forward`] (its `pick` step) | 503 when the pool has no usable member |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|
-//! | log       | [`crate::completion::Completion`] | never: it runs on every outcome               |
+//! | log       | [`crate::log::AccessGuard`]    | never: it runs on every outcome               |
+//!
+//! The forward phase's own steps (request, pick, connect, exchange, pin,
+//! response) are listed in [`crate::forward`].
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -28,12 +31,15 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
-use crate::body::{BoxError, ClientBody, ProxyBody};
+use crate::body::ProxyBody;
 use crate::client::{forwarded_chain, forwarded_client, Client, Origin};
 use crate::ctx::ConnCtx;
+use crate::error::BoxError;
 use crate::forward;
+use crate::log::AccessGuard;
 use crate::pages;
 use crate::pages::page;
+use crate::request_body::ClientBody;
 use crate::routing::{request_host, CompiledRoute};
 use crate::state::{ListenerState, PlanState};
 
@@ -239,29 +245,36 @@ fn redirect<B>(req: &Request<B>, host: &str, port: u16) -> Response<ProxyBody> {
 }
 
 /// One request, phase by phase (see [`crate::phases`]). The phases up to
-/// admit run here and now; only forwarding waits.
+/// admit run here and now; only forwarding waits. The request's access
+/// guard is made first and goes wherever the request goes, so that every
+/// way out of here or of forwarding writes its one record.
 pub(crate) fn handle(ctx: Arc<ConnCtx>, mut req: http::Request<ClientBody>) -> Handling {
-    let started = Instant::now();
-    let client = match client(&ctx, &req) {
+    let mut log = AccessGuard::new(ctx, req.method(), Instant::now());
+    let client = match client(log.ctx(), &req) {
         Ok(client) => client,
         Err(denied) => {
+            log.client(&denied);
             let resp = page(http::StatusCode::FORBIDDEN, crate::pages::negotiate(req.headers()));
-            ctx.log_answer(&denied, &req, crate::access::dash(), &resp, "client denied", started);
+            log.answered(&req, &resp, "client denied");
             return Handling::Answered(Some(resp));
         }
     };
-    match route(&ctx, &client, &mut req) {
+    log.client(&client);
+    match route(log.ctx(), &client, &mut req) {
         Routed::Respond(resp, why) => {
-            ctx.log_answer(&client, &req, crate::access::dash(), &resp, why, started);
+            log.answered(&req, &resp, why);
             Handling::Answered(Some(resp))
         }
         Routed::Forward(route, host) => {
-            if let Some((resp, why)) = admit(&ctx, &client, &route, &req) {
+            log.routed(route.name.clone(), host.clone());
+            if let Some((resp, why)) = admit(log.ctx(), &client, &route, &req) {
                 let resp = route.with_hsts(resp);
-                ctx.log_answer(&client, &req, route.name.clone(), &resp, why, started);
+                log.answered(&req, &resp, why);
                 return Handling::Answered(Some(resp));
             }
-            Handling::Forwarding(Box::pin(forward::forward(ctx, client, route, host, req, started)))
+            // Boxed: the guard waits in the forward phase's future, which
+            // must stay small, and moves on into the response body.
+            Handling::Forwarding(Box::pin(forward::forward(Box::new(log), client, route, host, req)))
         }
     }
 }

@@ -15,7 +15,7 @@ use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::ProxyError;
+use crate::error::ProxyError;
 
 /// The ring provider with TLS 1.3 and 1.2 only; every TLS config uses it.
 pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {

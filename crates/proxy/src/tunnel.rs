@@ -16,9 +16,9 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::activity::Activity;
 use crate::backend::BackendConn;
-use crate::body::Activity;
-use crate::Shared;
+use crate::shared::Shared;
 
 /// Why a request's `Upgrade` is refused, or `None` when there is none or it
 /// may be tunnelled: exactly one `websocket` token on a route that allows it,

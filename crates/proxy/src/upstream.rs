@@ -9,9 +9,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -20,14 +18,12 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
-use crate::backend::BackendConn;
+use crate::backend::{BackendConn, BackendIo};
 use crate::config::{BackendVerify, ProxyConfig};
+use crate::error::ProxyError;
 use crate::tls::{self, FrontCert};
-use crate::ProxyError;
 
 /// Where a backend connection goes; idle connections are pooled by target.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -153,42 +149,6 @@ impl Upstreams {
         tokio::time::timeout(timeout, fut)
             .await
             .unwrap_or(Err(ConnectError::Timeout))
-    }
-}
-
-/// A backend stream, plain or TLS.
-pub(crate) enum BackendIo {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for BackendIo {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            BackendIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            BackendIo::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for BackendIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            BackendIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            BackendIo::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            BackendIo::Plain(s) => Pin::new(s).poll_flush(cx),
-            BackendIo::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            BackendIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            BackendIo::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
-        }
     }
 }
 
