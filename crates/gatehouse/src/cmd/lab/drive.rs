@@ -87,7 +87,7 @@ fn effect_expect(effect: Effect) -> Expect {
 /// The prediction for one question: `explain`'s verdict, checked against
 /// the flow's own path when there is a flow.
 fn predict(lab: &Lab, q: &Query, flow: Option<&Flow>) -> (Result<Expect, String>, Option<Ipv4Addr>) {
-    let x = explain(&lab.plan, q);
+    let x = explain(&lab.predict, q);
     let address = match (&x.verdict, x.address) {
         (Verdict::Allowed, Some(IpAddr::V4(a))) => Some(a),
         _ => None,
@@ -142,7 +142,7 @@ fn web_path(route_path: &str) -> String {
 }
 
 fn rows(lab: &Lab) -> Vec<Row> {
-    let report = gatehouse_verify::verify(&lab.plan);
+    let report = gatehouse_verify::verify(&lab.predict);
     let mut out = Vec::new();
     let mut add = |who: String,
                    zone: &str,
@@ -339,6 +339,9 @@ async fn probe(ctx: &Ctx, row: &Row) -> (Option<Ipv4Addr>, Seen) {
     (Some(addr), seen)
 }
 
+/// One distinct question: zone, name, port, path, UDP.
+type Question = (String, String, u16, Option<String>, bool);
+
 struct Ctx {
     dns: std::net::SocketAddr,
     ca: String,
@@ -509,7 +512,7 @@ pub async fn run(lab: &Lab) -> bool {
     });
     let rows = rows(lab);
     // One probe per distinct question; rows of several user types share it.
-    let mut jobs: BTreeMap<(String, String, u16, Option<String>, bool), Vec<usize>> = BTreeMap::new();
+    let mut jobs: BTreeMap<Question, Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         jobs.entry((
             r.zone.clone(),

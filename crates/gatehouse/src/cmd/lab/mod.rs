@@ -44,6 +44,11 @@ pub struct Args {
     /// temporary directory (removed at exit) when omitted.
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// With --drive: predict from this topology instead of the one running
+    /// (translated the same way). A broken copy run against the original's
+    /// prediction shows that a mismatch is caught.
+    #[arg(long)]
+    pub predict_from: Option<PathBuf>,
     /// How long an ActiveSync Ping holds its answer.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub ping_hold: Duration,
@@ -58,6 +63,8 @@ pub struct Args {
 /// Everything the lab started, as the manifest and the drive see it.
 pub struct Lab {
     pub plan: Arc<gatehouse_model::Plan>,
+    /// The plan the drive's predictions come from (`plan` unless --predict-from).
+    pub predict: Arc<gatehouse_model::Plan>,
     pub translation: translate::Translation,
     pub members: Vec<backends::Member>,
     pub ca_path: PathBuf,
@@ -140,6 +147,23 @@ fn run(args: &Args, state_dir: &Path, started: Instant) -> ExitCode {
         return fail(crate::cmd::check::text_report(&checked, &source, false));
     };
     let plan = Arc::new(plan);
+    let predict = match &args.predict_from {
+        None => plan.clone(),
+        Some(path) => {
+            let text = match crate::load::load(Some(path)) {
+                Ok(l) => l.text,
+                Err(crate::load::Unreadable(why)) => return fail(why),
+            };
+            let translated = match translate::translate(&text, &options) {
+                Ok(t) => t,
+                Err(e) => return fail(format!("cannot translate {}: {e}", path.display())),
+            };
+            match gatehouse_model::check(&translated.text).plan {
+                Some(p) => Arc::new(p),
+                None => return fail(format!("{} is invalid", path.display())),
+            }
+        }
+    };
     let client_tls = match certs::client_config(&ca) {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -175,6 +199,7 @@ fn run(args: &Args, state_dir: &Path, started: Instant) -> ExitCode {
         };
         let lab = Lab {
             plan: plan.clone(),
+            predict,
             translation,
             members,
             ca_path: ca.ca_path.clone(),

@@ -65,8 +65,7 @@ pub async fn serve(stream: TcpStream, m: Arc<Member>, shared: Arc<Shared>) {
 
 type Answer = Response<Full<Bytes>>;
 
-fn answer(m: &Member, status: StatusCode, body: String) -> hyper::http::response::Builder {
-    let _ = body;
+fn answer(m: &Member, status: StatusCode) -> hyper::http::response::Builder {
     Response::builder()
         .status(status)
         .header("x-lab-member", m.name.as_str())
@@ -104,13 +103,13 @@ async fn handle(req: Request<Incoming>, m: &Member, shared: &Shared, conn: &Mute
             let rest = segs.next().unwrap_or("");
             if !VDIRS.contains(&vdir) {
                 return done(
-                    answer(m, StatusCode::NOT_FOUND, String::new()),
+                    answer(m, StatusCode::NOT_FOUND),
                     format!("{who}: no virtual directory /{vdir}\n"),
                 );
             }
             if rest == "healthcheck.htm" {
                 return done(
-                    answer(m, StatusCode::OK, String::new()),
+                    answer(m, StatusCode::OK),
                     format!("200 OK<br/>{}.contoso.com\n", m.name),
                 );
             }
@@ -121,14 +120,14 @@ async fn handle(req: Request<Incoming>, m: &Member, shared: &Shared, conn: &Mute
                     (Some(u), None) => user = Some(u.clone()),
                     (_, None) => {
                         return done(
-                            answer(m, StatusCode::UNAUTHORIZED, String::new()).header("www-authenticate", "NTLM"),
+                            answer(m, StatusCode::UNAUTHORIZED).header("www-authenticate", "NTLM"),
                             format!("{who}: /{vdir} needs NTLM\n"),
                         )
                     }
                     (_, Some(h)) => match state.step(&h, USERS, random8) {
                         Step::Challenge(c) => {
                             return done(
-                                answer(m, StatusCode::UNAUTHORIZED, String::new())
+                                answer(m, StatusCode::UNAUTHORIZED)
                                     .header("www-authenticate", format!("NTLM {c}"))
                                     .header("x-lab-ntlm", "challenge"),
                                 String::new(),
@@ -137,7 +136,7 @@ async fn handle(req: Request<Incoming>, m: &Member, shared: &Shared, conn: &Mute
                         Step::Authenticated(u) => user = Some(u),
                         Step::Refused(why) => {
                             return done(
-                                answer(m, StatusCode::UNAUTHORIZED, String::new())
+                                answer(m, StatusCode::UNAUTHORIZED)
                                     .header("www-authenticate", "NTLM")
                                     .header("x-lab-ntlm", why),
                                 format!("{who}: NTLM refused: {why}\n"),
@@ -146,7 +145,7 @@ async fn handle(req: Request<Incoming>, m: &Member, shared: &Shared, conn: &Mute
                     },
                 }
             }
-            let mut b = answer(m, StatusCode::OK, String::new()).header("x-lab-vdir", vdir);
+            let mut b = answer(m, StatusCode::OK).header("x-lab-vdir", vdir);
             if let Some(u) = &user {
                 b = b.header("x-lab-user", u.as_str()).header("x-lab-ntlm", "authenticated");
             }
@@ -166,7 +165,7 @@ async fn handle(req: Request<Incoming>, m: &Member, shared: &Shared, conn: &Mute
             )
         }
         Kind::Wfe => {
-            let mut b = answer(m, StatusCode::OK, String::new());
+            let mut b = answer(m, StatusCode::OK);
             let mut echo = String::new();
             for h in ECHOED {
                 if let Some(v) = header(h) {
@@ -184,17 +183,17 @@ async fn handle(req: Request<Incoming>, m: &Member, shared: &Shared, conn: &Mute
         Kind::Fe | Kind::Edge => {
             let what = path.trim_start_matches('/').split('/').next().unwrap_or("").to_string();
             done(
-                answer(m, StatusCode::OK, String::new()),
+                answer(m, StatusCode::OK),
                 format!("{who}: Lync web services /{what}: {method} {path}\n"),
             )
         }
         Kind::Wac => {
             if path == "/hosting/discovery" {
                 let xml = format!("<?xml version=\"1.0\"?><wopi-discovery><net-zone name=\"internal-https\"><app name=\"Word\"/></net-zone><!-- {} --></wopi-discovery>\n", m.name);
-                return done(answer(m, StatusCode::OK, String::new()), xml);
+                return done(answer(m, StatusCode::OK), xml);
             }
             done(
-                answer(m, StatusCode::OK, String::new()),
+                answer(m, StatusCode::OK),
                 format!("{who}: Office Web Apps {method} {path}\n"),
             )
         }
