@@ -11,6 +11,7 @@ mod directory;
 mod drive;
 mod manifest;
 mod ntlm;
+mod predict;
 mod probes;
 mod translate;
 mod web;
