@@ -40,6 +40,10 @@ enum Command {
     Export(cmd::export::Args),
     /// Explain which zone, rule and route decide one flow, and why.
     Explain(cmd::explain::Args),
+    /// Start the topology (the built-in Contoso one by default) on loopback
+    /// with demo backends for every member; `--drive` checks every user
+    /// type's path against `verify --flows` and stops.
+    Lab(cmd::lab::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,5 +55,6 @@ fn main() -> ExitCode {
         Command::Describe(args) => cmd::describe::main(args),
         Command::Export(args) => cmd::export::main(args),
         Command::Explain(args) => cmd::explain::main(args),
+        Command::Lab(args) => cmd::lab::main(args),
     }
 }

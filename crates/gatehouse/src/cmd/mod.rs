@@ -5,6 +5,7 @@ pub mod describe;
 pub mod diagram;
 pub mod explain;
 pub mod export;
+pub mod lab;
 pub mod run;
 pub mod verify;
 
