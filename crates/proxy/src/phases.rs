@@ -7,7 +7,7 @@
 //! | accept    | [`accept`]                     | the TCP connection is closed, no TLS, no byte |
 //! | handshake | [`handshake`]                  | the connection is closed                      |
 //! | client    | [`client`]                     | 403 (the request's client is denied)          |
-//! | route     | [`route`]                      | 400, 421, 404, or a redirect to HTTPS         |
+//! | route     | [`route`]                      | 400, 421, 405, 404, or a redirect to HTTPS    |
 //! | admit     | [`admit`]                      | 403 (`deny`), 503 (pre-auth not enforced)     |
 //! | pick      | [`crate::forward::forward`] (its `pick` step) | 503 when the pool has no usable member |
 //! | forward   | [`crate::forward::forward`]    | 502 / 504 before the response head, else abort|

@@ -1,7 +1,7 @@
-//! The route table of one HTTP listener, as the request path needs it: the
-//! model's routing rule (`gatehouse_model::routing`: host, then the longest
-//! segment-aligned prefix of a normalised path, which `explain` uses too),
-//! with each route compiled once per plan into what the later phases read.
+//! The routes of one HTTP listener as the forward phase needs them, and the
+//! host a request names. Which route a request takes is the plan's decision
+//! (`gatehouse_model::web`, which `explain` prints too); each route is
+//! compiled here once per plan into what the later phases read.
 
 use std::sync::Arc;
 use std::time::Duration;
